@@ -1,0 +1,3 @@
+from checkpoint.cli import main
+
+raise SystemExit(main())

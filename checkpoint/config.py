@@ -1,0 +1,318 @@
+"""Configuration: one TOML file, strict, with environment overrides.
+
+Every section is a small pydantic model that forbids unknown keys, so a
+misspelt key is an error that names the key (and its line in the file).
+Environment variables ``CHECKPOINT_<SECTION>_<KEY>`` override the file, e.g.
+``CHECKPOINT_DATABASE_URL`` or ``CHECKPOINT_WEB_PORT``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal, Optional
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Mode = Literal["deny", "flag", "off"]
+ENV_PREFIX = "CHECKPOINT_"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class GateConfig(Section):
+    id: str = Field("gate-1", description="Stable id of this entrance, unique in a shared log.")
+    name: str = Field("Pintu Utama", description="Name shown on the screen.")
+    timezone: str = Field("Asia/Jakarta", description="IANA time zone for display and daily grouping.")
+    language: Literal["id", "en"] = Field("id", description="Default screen language.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("id")
+    @classmethod
+    def _id_chars(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
+            raise ValueError("gate id must be 1-64 letters, digits, '.', '_' or '-'")
+        return value
+
+
+class CalibrationConfig(Section):
+    method: Literal["none", "offset", "blackbody"] = "offset"
+    offset_c: float = Field(0.0, ge=-10, le=10, description="Added to every raw reading.")
+    reference_c: Optional[float] = Field(None, description="Blackbody temperature (°C).")
+    reference_region: Optional[tuple[int, int, int, int]] = Field(
+        None, description="Array frames: x, y, w, h of the blackbody in sensor pixels."
+    )
+
+    @model_validator(mode="after")
+    def _blackbody_needs_reference(self) -> "CalibrationConfig":
+        if self.method == "blackbody" and self.reference_c is None:
+            raise ValueError("calibration method 'blackbody' needs reference_c")
+        return self
+
+
+class ScannerConfig(Section):
+    enabled: bool = True
+    url: str = Field("virtual", description="Serial URL for serial_for_url(); 'virtual' starts the built-in virtual scanner.")
+    protocol: str = Field("ascii", description="Scanner family key, e.g. ascii, mlx90640-text, gy-mcu90640, modbus-rtu, optris.")
+    baudrate: int = Field(9600, gt=0)
+    sensor_id: str = "scanner"
+    timeout_s: float = Field(1.0, gt=0, le=60, description="Silence after which the scanner is reported stale.")
+    reconnect_max_s: float = Field(5.0, gt=0, le=300, description="Longest wait between reconnection attempts.")
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+    options: dict[str, Any] = Field(default_factory=dict, description="Protocol-specific options, validated by the driver.")
+
+
+class CameraConfig(Section):
+    enabled: bool = True
+    source: str = Field("simulated", description="Device index ('0'), stream URL, video file, or 'simulated'.")
+    width: int = Field(640, gt=0)
+    height: int = Field(480, gt=0)
+    fps: float = Field(10.0, gt=0, le=120, description="Frames analysed per second.")
+    stall_s: float = Field(3.0, gt=0, description="No frame for this long means the camera is stalled.")
+    roi: Optional[tuple[float, float, float, float]] = Field(
+        None, description="Region of interest as fractions x, y, w, h of the frame."
+    )
+
+
+class MaskConfig(Section):
+    model: str = Field("", description="Mask classifier file; empty uses the model shipped in the package.")
+    face_score: float = Field(0.3, gt=0, lt=1, description="Face detector score threshold.")
+    smoothing_frames: int = Field(5, ge=1, le=60, description="Frames of one visitor averaged before deciding.")
+    min_face_px: int = Field(40, ge=8, description="Smaller faces are ignored as too far away.")
+
+
+class FeverRule(Section):
+    mode: Mode = "deny"
+    threshold_c: float = Field(37.3, ge=35.0, le=40.0, description="Readings at or above this are high.")
+    retest: bool = Field(True, description="A first high reading asks for a re-measure after a rest.")
+    rest_s: float = Field(300.0, ge=0, description="Rest before the re-test.")
+    retest_window_s: float = Field(1800.0, gt=0, description="How long a first high reading waits for its re-test.")
+
+    @field_validator("threshold_c")
+    @classmethod
+    def _tenth_steps(cls, value: float) -> float:
+        return round(value, 1)
+
+
+class PlausibleRule(Section):
+    min_c: float = Field(34.0, ge=20, le=40)
+    max_c: float = Field(43.0, ge=38, le=50)
+
+
+class MaskRule(Section):
+    mode: Mode = "deny"
+    below_nose_is_no_mask: bool = True
+    min_confidence: float = Field(0.6, ge=0.5, le=1.0, description="Below this the mask state is uncertain.")
+
+
+class FaceRule(Section):
+    mode: Mode = Field("deny", description="No face seen: ask the visitor to face the camera.")
+
+
+class CapacityRule(Section):
+    mode: Mode = "off"
+    limit: int = Field(0, ge=0, description="People allowed inside at once; 0 means no limit.")
+
+
+class FaultRule(Section):
+    mode: Mode = Field("deny", description="Scanner or camera fault during the visit.")
+
+
+class RulesConfig(Section):
+    fever: FeverRule = Field(default_factory=FeverRule)
+    plausible: PlausibleRule = Field(default_factory=PlausibleRule)
+    mask: MaskRule = Field(default_factory=MaskRule)
+    face: FaceRule = Field(default_factory=FaceRule)
+    capacity: CapacityRule = Field(default_factory=CapacityRule)
+    fault: FaultRule = Field(default_factory=FaultRule)
+
+
+class VisitConfig(Section):
+    reading_wait_s: float = Field(8.0, gt=0, description="A face with no reading for this long: ask to measure.")
+    face_wait_s: float = Field(2.0, ge=0, description="After a reading, how long to wait for a face.")
+    gap_s: float = Field(3.0, gt=0, description="Nothing seen for this long ends a visit.")
+    remeasure_s: float = Field(4.0, ge=0, description="A second reading within this time belongs to the same visitor.")
+
+
+class DatabaseConfig(Section):
+    url: str = Field("", description="SQLAlchemy URL; empty means a SQLite file in the data directory.")
+    central_url: str = Field("", description="Central database to forward entries to (store-and-forward).")
+    forward_batch: int = Field(200, ge=1, le=10000)
+
+
+class PrivacyConfig(Section):
+    store_face_images: bool = False
+    retention_days: int = Field(30, ge=1, le=3650)
+
+
+class WebConfig(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(5000, gt=0, lt=65536)
+    secret_key: str = Field("", description="From the environment; generated into the data directory when empty.", repr=False)
+    kiosk: bool = Field(False, description="Open the entry screen without login (today only).")
+    secure_cookies: bool = Field(False, description="Send session cookies over HTTPS only.")
+
+
+class Settings(Section):
+    data_dir: str = Field("var", description="Where the database, secrets and images live.")
+    gate: GateConfig = Field(default_factory=GateConfig)
+    scanner: ScannerConfig = Field(default_factory=ScannerConfig)
+    camera: CameraConfig = Field(default_factory=CameraConfig)
+    mask: MaskConfig = Field(default_factory=MaskConfig)
+    rules: RulesConfig = Field(default_factory=RulesConfig)
+    visits: VisitConfig = Field(default_factory=VisitConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser()
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.data_path / 'checkpoint.db').resolve()}"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.gate.timezone)
+
+
+class ConfigError(Exception):
+    """A configuration problem, with every message naming its key."""
+
+    def __init__(self, problems: list[str], source: str = "") -> None:
+        self.problems = problems
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__("\n".join(f"{where}{p}" for p in problems))
+
+
+def _line_of(text: str, dotted: str) -> Optional[int]:
+    """Best-effort line number of a dotted key in TOML text."""
+    parts = dotted.split(".")
+    key = parts[-1]
+    table = ".".join(parts[:-1])
+    current = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.match(r"^\[\s*([^\]]+?)\s*\]", stripped)
+        if header:
+            current = header.group(1)
+            if current == dotted:
+                return number
+            continue
+        if current == table and re.match(rf'^"?{re.escape(key)}"?\s*=', stripped):
+            return number
+    return None
+
+
+def _problems(exc: ValidationError, text: str) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        dotted = ".".join(str(part) for part in error["loc"])
+        line = _line_of(text, dotted) if text else None
+        at = f" (line {line})" if line else ""
+        if error["type"] == "extra_forbidden":
+            problems.append(f"unknown key '{dotted}'{at}")
+        else:
+            problems.append(f"'{dotted}'{at}: {error['msg']}")
+    return problems
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, str]]:
+    overrides: dict[str, Any] = {}
+    sections = {name for name, field in Settings.model_fields.items() if name != "data_dir"}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX):].lower()
+        if rest == "data_dir":
+            overrides["data_dir"] = value
+            continue
+        section, _, key = rest.partition("_")
+        if section in sections and key:
+            overrides.setdefault(section, {})[key] = value
+    return overrides
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(path: Optional[str | Path] = None, environ: Optional[dict[str, str]] = None,
+                  overrides: Optional[dict] = None) -> Settings:
+    """Read a TOML file (optional), apply environment and explicit overrides, validate."""
+    text = ""
+    data: dict = {}
+    source = str(path) if path else "<defaults>"
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError([f"cannot read configuration: {exc.strerror}"], source) from exc
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"not valid TOML: {exc}"], source) from exc
+    env = _env_overrides(dict(os.environ if environ is None else environ))
+    data = _merge(_merge(data, env), overrides or {})
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc, text), source) from exc
+    if path and not Path(settings.data_dir).is_absolute() and "data_dir" in data:
+        # A relative data_dir in a file is relative to that file.
+        settings.data_dir = str((Path(path).parent / settings.data_dir).resolve())
+    return settings
+
+
+def effective_toml(settings: Settings) -> str:
+    """Render settings as TOML (secrets masked) for `checkpoint config check`."""
+    data = settings.model_dump(mode="json")
+    if data["web"].get("secret_key"):
+        data["web"]["secret_key"] = "********"
+    lines: list[str] = []
+
+    def scalar(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (int, float)):
+            return repr(value)
+        if isinstance(value, (list, tuple)):
+            return "[" + ", ".join(scalar(v) for v in value) + "]"
+        return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    def emit(table: str, values: dict) -> None:
+        plain = {k: v for k, v in values.items() if not isinstance(v, dict) and v is not None}
+        nested = {k: v for k, v in values.items() if isinstance(v, dict)}
+        if table:
+            lines.append(f"\n[{table}]")
+        for key, value in plain.items():
+            lines.append(f"{key} = {scalar(value)}")
+        for key, value in nested.items():
+            emit(f"{table}.{key}" if table else key, value)
+
+    emit("", data)
+    return "\n".join(lines).lstrip() + "\n"
