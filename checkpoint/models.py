@@ -1,0 +1,124 @@
+"""The entry log's tables (SQLModel). The same schema serves SQLite and PostgreSQL.
+
+Times are timezone-aware UTC datetimes (SQLModel stores them as UTC); ``local_date`` and ``local_hour`` are
+the gate's local calendar day and hour at decision time, stored so daily
+counts are index lookups rather than time-zone arithmetic in SQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+ALLOWED = "allowed"
+DENIED = "denied"
+REMEASURE = "remeasure"
+OUTCOMES = (ALLOWED, DENIED, REMEASURE)
+
+
+def new_uid() -> str:
+    return uuid.uuid4().hex
+
+
+class Entry(SQLModel, table=True):
+    """One decision at a gate: the permanent, auditable record of a visit."""
+
+    __tablename__ = "entry"
+    __table_args__ = (
+        UniqueConstraint("uid", name="uq_entry_uid"),
+        Index("ix_entry_gate_date", "gate_id", "local_date"),
+        Index("ix_entry_decided_at", "decided_at"),
+        Index("ix_entry_date_outcome", "local_date", "outcome"),
+        Index("ix_entry_forward", "forwarded_at", "id"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    uid: str = Field(default_factory=new_uid, max_length=32, description="Stable id across databases.")
+    gate_id: str = Field(max_length=64)
+    decided_at: datetime  # UTC
+    local_date: str = Field(max_length=10)  # YYYY-MM-DD in the gate's time zone
+    local_hour: int
+    outcome: str = Field(max_length=16)
+    flagged: bool = False
+    reasons: str = Field(default="", max_length=255, description="Reason codes, comma separated, most important first.")
+    primary_reason: str = Field(default="", max_length=32)
+    body_c: Optional[float] = None
+    object_c: Optional[float] = None
+    ambient_c: Optional[float] = None
+    calibration: str = Field(default="none", max_length=16)
+    offset_c: float = 0.0
+    sensor_id: str = Field(default="", max_length=64)
+    readings: int = 0
+    mask_class: Optional[str] = Field(default=None, max_length=32)
+    mask_confidence: Optional[float] = None
+    face_seen: bool = False
+    visit_started_at: Optional[datetime] = None
+    rules: str = Field(default="{}", description="JSON of the rule modes and thresholds in force.")
+    face_image: Optional[str] = Field(default=None, max_length=255)
+    forwarded_at: Optional[datetime] = None  # store-and-forward: set once the central log has it
+
+
+class Override(SQLModel, table=True):
+    """A guard's override, kept beside the original decision, never instead of it."""
+
+    __tablename__ = "override"
+    __table_args__ = (UniqueConstraint("uid", name="uq_override_uid"), Index("ix_override_entry", "entry_uid"))
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    uid: str = Field(default_factory=new_uid, max_length=32)
+    entry_uid: str = Field(max_length=32)
+    gate_id: str = Field(max_length=64)
+    at: datetime  # UTC
+    by_user: str = Field(max_length=64)
+    outcome: str = Field(max_length=16)
+    reason: str = Field(max_length=500)
+    forwarded_at: Optional[datetime] = None
+
+
+class Exit(SQLModel, table=True):
+    """A person leaving, for occupancy (entries allowed minus exits)."""
+
+    __tablename__ = "exit"
+    __table_args__ = (UniqueConstraint("uid", name="uq_exit_uid"), Index("ix_exit_gate_date", "gate_id", "local_date"))
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    uid: str = Field(default_factory=new_uid, max_length=32)
+    gate_id: str = Field(max_length=64)
+    at: datetime  # UTC
+    local_date: str = Field(max_length=10)
+    source: str = Field(default="guard", max_length=32)
+    by_user: Optional[str] = Field(default=None, max_length=64)
+    forwarded_at: Optional[datetime] = None
+
+
+class GateStatus(SQLModel, table=True):
+    """Each agent's heartbeat: component health and store-and-forward backlog."""
+
+    __tablename__ = "gate_status"
+
+    gate_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(default="", max_length=128)
+    timezone: str = Field(default="Asia/Jakarta", max_length=64)
+    updated_at: datetime  # UTC
+    started_at: Optional[datetime] = None
+    components: str = Field(default="{}", description="JSON: component name -> health snapshot.")
+    backlog: int = 0
+    capacity: int = 0
+
+
+class User(SQLModel, table=True):
+    """A person who signs in to the web app."""
+
+    __tablename__ = "app_user"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=16)  # guard, manager, admin
+    language: Optional[str] = Field(default=None, max_length=8)
+    active: bool = True
+    created_at: datetime

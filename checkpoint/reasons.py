@@ -1,0 +1,97 @@
+"""Reason codes for decisions, with the screen's messages in Bahasa Indonesia and English.
+
+Codes are stored in the entry log; messages are looked up at display time, so
+a wording change never rewrites history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FEVER = "fever"
+FEVER_RETEST = "fever_retest"
+IMPLAUSIBLE = "implausible_temperature"
+NO_MASK = "no_mask"
+MASK_BELOW_NOSE = "mask_below_nose"
+MASK_UNCERTAIN = "mask_uncertain"
+NO_FACE = "no_face"
+NO_READING = "no_reading"
+CAPACITY_FULL = "capacity_full"
+SCANNER_FAULT = "scanner_fault"
+CAMERA_FAULT = "camera_fault"
+WELCOME = "welcome"
+
+
+@dataclass(frozen=True)
+class ReasonText:
+    id: str
+    en: str
+
+
+MESSAGES: dict[str, ReasonText] = {
+    WELCOME: ReasonText("Silakan masuk", "Please enter"),
+    FEVER: ReasonText(
+        "Suhu tubuh tinggi. Mohon ke petugas untuk pemeriksaan lanjutan.",
+        "High body temperature. Please see the officer for secondary screening.",
+    ),
+    FEVER_RETEST: ReasonText(
+        "Suhu tinggi. Istirahat 5 menit, lalu ukur ulang.",
+        "High temperature. Rest for 5 minutes, then measure again.",
+    ),
+    IMPLAUSIBLE: ReasonText(
+        "Ukur ulang: dekatkan dahi ke sensor.",
+        "Measure again: hold your forehead closer to the sensor.",
+    ),
+    NO_MASK: ReasonText("Wajib memakai masker.", "A face mask is required."),
+    MASK_BELOW_NOSE: ReasonText("Masker harus menutupi hidung.", "Your mask must cover your nose."),
+    MASK_UNCERTAIN: ReasonText(
+        "Masker tidak terlihat jelas. Hadapkan wajah ke kamera.",
+        "Mask not clearly visible. Please face the camera.",
+    ),
+    NO_FACE: ReasonText("Hadapkan wajah ke kamera.", "Please face the camera."),
+    NO_READING: ReasonText("Ukur suhu tubuh di sensor.", "Please measure your temperature at the sensor."),
+    CAPACITY_FULL: ReasonText("Kapasitas penuh. Mohon menunggu.", "The building is full. Please wait."),
+    SCANNER_FAULT: ReasonText(
+        "Sensor suhu bermasalah. Mohon ke petugas.", "Temperature scanner fault. Please see the officer."
+    ),
+    CAMERA_FAULT: ReasonText("Kamera bermasalah. Mohon ke petugas.", "Camera fault. Please see the officer."),
+}
+
+# Short labels for tables, charts and filters.
+LABELS: dict[str, ReasonText] = {
+    FEVER: ReasonText("Demam", "Fever"),
+    FEVER_RETEST: ReasonText("Ukur ulang (suhu tinggi)", "Re-test (high reading)"),
+    IMPLAUSIBLE: ReasonText("Suhu tidak wajar", "Implausible reading"),
+    NO_MASK: ReasonText("Tanpa masker", "No mask"),
+    MASK_BELOW_NOSE: ReasonText("Masker di bawah hidung", "Mask below nose"),
+    MASK_UNCERTAIN: ReasonText("Masker tidak jelas", "Mask unclear"),
+    NO_FACE: ReasonText("Wajah tidak terlihat", "Face not visible"),
+    NO_READING: ReasonText("Suhu belum diukur", "No reading"),
+    CAPACITY_FULL: ReasonText("Kapasitas penuh", "Capacity full"),
+    SCANNER_FAULT: ReasonText("Gangguan sensor suhu", "Scanner fault"),
+    CAMERA_FAULT: ReasonText("Gangguan kamera", "Camera fault"),
+}
+
+OUTCOME_LABELS: dict[str, ReasonText] = {
+    "allowed": ReasonText("DIIZINKAN", "ALLOWED"),
+    "denied": ReasonText("DITOLAK", "DENIED"),
+    "remeasure": ReasonText("UKUR ULANG", "MEASURE AGAIN"),
+}
+
+
+def message(code: str, language: str) -> str:
+    text = MESSAGES.get(code)
+    if text is None:
+        return code
+    return text.id if language == "id" else text.en
+
+
+def label(code: str, language: str) -> str:
+    text = LABELS.get(code)
+    if text is None:
+        return code
+    return text.id if language == "id" else text.en
+
+
+def split_codes(reasons: str) -> list[str]:
+    return [code for code in reasons.split(",") if code]

@@ -1,0 +1,179 @@
+"""The recorder: the one writer of entry rows.
+
+Entries are queued by the agent and written by one thread in transactions.
+A failed write (database locked, unreachable, disk full) is retried with
+backoff, in order, until it succeeds: an entry handed to the recorder is
+never dropped while the process lives. The database component's health
+reflects the state of the writes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from datetime import datetime, timezone
+from typing import Callable, Optional
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from checkpoint.health import ComponentReporter
+from checkpoint.models import Entry, Exit, GateStatus
+
+log = logging.getLogger(__name__)
+
+Row = Entry | Exit
+
+
+class Recorder:
+    def __init__(self, engine: Engine, reporter: Optional[ComponentReporter] = None,
+                 clock: Callable[[], float] = time.time, batch_size: int = 100,
+                 retry_initial_s: float = 0.05, retry_max_s: float = 2.0) -> None:
+        self._engine = engine
+        self._reporter = reporter
+        self._clock = clock
+        self._batch_size = batch_size
+        self._retry_initial_s = retry_initial_s
+        self._retry_max_s = retry_max_s
+        self._pending: deque[Row] = deque()
+        self._status: Optional[GateStatus] = None
+        self._cond = threading.Condition()
+        self._busy = False
+        self._stopping = False
+        self._thread: Optional[threading.Thread] = None
+        self._listeners: list[Callable[[list[Row]], None]] = []
+        self.committed = 0
+        self.failed_attempts = 0
+
+    # -- the agent's side -------------------------------------------------
+
+    def on_committed(self, listener: Callable[[list[Row]], None]) -> None:
+        """Call ``listener(rows)`` in the writer thread after each commit."""
+        self._listeners.append(listener)
+
+    def submit(self, row: Row) -> None:
+        with self._cond:
+            self._pending.append(row)
+            self._cond.notify_all()
+
+    def publish_status(self, status: GateStatus) -> None:
+        """Replace the heartbeat row to write (only the newest one matters)."""
+        with self._cond:
+            self._status = status
+            self._cond.notify_all()
+
+    @property
+    def backlog(self) -> int:
+        with self._cond:
+            return len(self._pending) + (1 if self._busy else 0)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything submitted so far is committed."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending or self._busy or self._status is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def start(self) -> "Recorder":
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Write what is pending (up to ``timeout``), then stop. Returns False if rows remain."""
+        flushed = self.flush(timeout)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread:
+            self._thread.join(timeout=max(self._retry_max_s, 1.0) + 1.0)
+        if not flushed:
+            log.error("recorder stopped with %d rows not yet written", len(self._pending))
+        return flushed
+
+    # -- the writer thread -------------------------------------------------
+
+    def _take(self) -> tuple[list[Row], Optional[GateStatus]]:
+        with self._cond:
+            while not self._pending and self._status is None and not self._stopping:
+                self._cond.wait()
+            batch = [self._pending[i] for i in range(min(self._batch_size, len(self._pending)))]
+            status = self._status
+            self._busy = bool(batch) or status is not None
+            return batch, status
+
+    def _run(self) -> None:
+        delay = self._retry_initial_s
+        failing = False
+        while True:
+            batch, status = self._take()
+            if not batch and status is None:
+                return  # stopping with nothing left
+            try:
+                self._write(batch, status)
+            except (SQLAlchemyError, OSError) as exc:
+                self.failed_attempts += 1
+                if not failing:
+                    log.error("database write failed, will retry (%d rows waiting): %s",
+                              self.backlog, _short(exc))
+                    failing = True
+                if self._reporter:
+                    self._reporter.down(self._clock(), f"write failed: {_short(exc)}")
+                    self._reporter.count("write_errors")
+                with self._cond:
+                    self._busy = False
+                    if self._stopping:
+                        return
+                    self._cond.wait(delay)
+                delay = min(delay * 2, self._retry_max_s)
+                continue
+            delay = self._retry_initial_s
+            if failing:
+                log.info("database writes recovered")
+                failing = False
+            if self._reporter:
+                self._reporter.ok(self._clock())
+            with self._cond:
+                for _ in batch:
+                    self._pending.popleft()
+                if self._status is status:
+                    self._status = None
+                self._busy = False
+                self.committed += len(batch)
+                self._cond.notify_all()
+            if batch:
+                for listener in self._listeners:
+                    try:
+                        listener(batch)
+                    except Exception:  # a listener must never stop the writer
+                        log.exception("entry listener failed")
+
+    def _write(self, batch: list[Row], status: Optional[GateStatus]) -> None:
+        with Session(self._engine, expire_on_commit=False) as session:
+            for row in batch:
+                session.add(row)
+            if status is not None:
+                session.merge(status)
+            session.commit()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
+
+
+def gate_status(gate_id: str, name: str, timezone_name: str, components: dict, backlog: int,
+                capacity: int, started_at: Optional[datetime], now: float) -> GateStatus:
+    return GateStatus(
+        gate_id=gate_id, name=name, timezone=timezone_name,
+        updated_at=datetime.fromtimestamp(now, tz=timezone.utc), started_at=started_at,
+        components=json.dumps(components, sort_keys=True), backlog=backlog, capacity=capacity,
+    )
