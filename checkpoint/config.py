@@ -141,10 +141,14 @@ class RulesConfig(Section):
 
 
 class VisitConfig(Section):
+    presence_c: float = Field(30.0, ge=0, le=40, description="Readings below this are the background: nobody at the scanner.")
+    episode_gap_s: float = Field(1.5, gt=0, description="Scanner silence this long ends one measurement.")
+    settle_readings: int = Field(1, ge=1, le=20, description="Plausible readings to collect before deciding (the highest counts).")
     reading_wait_s: float = Field(8.0, gt=0, description="A face with no reading for this long: ask to measure.")
-    face_wait_s: float = Field(2.0, ge=0, description="After a reading, how long to wait for a face.")
-    gap_s: float = Field(3.0, gt=0, description="Nothing seen for this long ends a visit.")
-    remeasure_s: float = Field(4.0, ge=0, description="A second reading within this time belongs to the same visitor.")
+    face_wait_s: float = Field(2.0, ge=0, description="After a reading, how long to wait for the face.")
+    face_lookback_s: float = Field(3.0, ge=0, description="Frames this long before the reading belong to the visitor.")
+    gap_s: float = Field(3.0, gt=0, description="No face for this long: the person has left.")
+    remeasure_s: float = Field(2.0, ge=0, description="After 're-measure', readings count as a new measurement after this.")
 
 
 class DatabaseConfig(Section):

@@ -87,6 +87,7 @@ class MaskObservation:
     quality: Optional[FaceQuality] = None
     faces_in_frame: int = 0
     frame_size: tuple[int, int] = (0, 0)  # width, height
+    face_jpeg: Optional[bytes] = None  # the face crop, encoded only when storing images is enabled
 
     @property
     def has_face(self) -> bool:
@@ -116,3 +117,11 @@ class SensorStatus:
     component: str  # "scanner" or "camera"
     state: str
     message: str = ""
+
+
+@dataclass(frozen=True)
+class ExitEvent:
+    """A person leaving the building (from a guard, an exit sensor or a recording)."""
+
+    t: float
+    source: str = "sensor"
