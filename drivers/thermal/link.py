@@ -1,0 +1,50 @@
+"""Transport: open a port by URL (``serial.serial_for_url``) and back off between attempts."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import serial
+
+READ_TIMEOUT_S = 0.05
+
+
+def is_device_path(url: str) -> bool:
+    """A local device path (``/dev/ttyUSB0``, a pty or its symlink), not a ``scheme://`` URL."""
+    return "://" not in url
+
+
+def device_missing(url: str) -> bool:
+    return is_device_path(url) and not os.path.exists(url)
+
+
+def open_port(url: str, baudrate: int, dtr: Optional[bool] = None) -> serial.SerialBase:
+    """Open ``url`` 8N1 with a short read timeout. Raises ``serial.SerialException`` or ``ValueError``."""
+    port = serial.serial_for_url(url, baudrate=baudrate, timeout=READ_TIMEOUT_S, write_timeout=1.0,
+                                 do_not_open=True)
+    if dtr is not None:
+        port.dtr = dtr  # applied by open(); ignored by ports without modem lines (pty, loop://)
+    try:
+        port.open()
+    except BaseException:
+        port.close()
+        raise
+    return port
+
+
+class Backoff:
+    """0.1 s, 0.2 s, 0.4 s ... up to ``cap`` seconds; reset after a successful open."""
+
+    def __init__(self, cap: float, first: float = 0.1) -> None:
+        self.cap = max(cap, first)
+        self.first = first
+        self._next = first
+
+    def next(self) -> float:
+        delay = self._next
+        self._next = min(self._next * 2, self.cap)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.first

@@ -1,0 +1,1 @@
+"""One module per scanner family; each registers its protocol key."""

@@ -1,0 +1,221 @@
+"""The live reader: one thread per scanner that opens, reads, polls and reconnects.
+
+It never raises into the agent and never blocks it. Health goes to a
+``ComponentReporter``: ``ok`` while good readings flow, ``degraded`` on bad
+data (three faults in a row) or silence beyond ``timeout_s``, ``down`` while
+the port cannot be opened or was lost. Every fault is counted
+(``reporter.count(kind)``) and logged once per episode. A missing local device
+is watched every 0.1 s so a replugged device is read again at once; failed
+opens back off up to ``reconnect_max_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable, Optional
+
+import serial
+
+from checkpoint.config import ScannerConfig
+from checkpoint.health import ComponentReporter
+from checkpoint.messages import ThermalReading
+from drivers.thermal.base import Fault, ScannerProtocol
+from drivers.thermal.calibrate import Calibrator, Region
+from drivers.thermal.link import Backoff, device_missing, open_port
+from drivers.thermal.protocols.modbus_rtu import gap_s
+
+log = logging.getLogger("drivers.thermal")
+Tap = Callable[[str, float, object], None]  # (direction "<" ">" "!", t, bytes or event text)
+FAULTS_TO_DEGRADE = 3
+LOST = (serial.SerialException, OSError)
+
+
+class ScannerReader:
+    def __init__(self, config: ScannerConfig, clock, reporter: ComponentReporter,
+                 on_reading: Callable[[ThermalReading], None], protocol: Optional[ScannerProtocol],
+                 url: Optional[str] = None, tap: Optional[Tap] = None, on_stop: Optional[Callable[[], None]] = None):
+        self.config, self.clock, self.reporter = config, clock, reporter
+        self.on_reading, self.protocol, self.tap = on_reading, protocol, tap
+        self.url = url or config.url
+        self.calibrator = Calibrator(config, protocol) if protocol else None
+        self._on_stop = on_stop
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._port = None
+        self._logged: set[str] = set()
+        self._faults_in_row = 0
+        self._last_good = 0.0
+        self._silent = False
+
+    # public ---------------------------------------------------------------
+    def start(self) -> "ScannerReader":
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"thermal-{self.config.sensor_id}", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 3.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._on_stop is not None:
+            self._on_stop()
+            self._on_stop = None
+
+    def set_face_region(self, region: Optional[Region]) -> None:
+        if self.calibrator is not None:
+            self.calibrator.set_face_region(region)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # thread -----------------------------------------------------------------
+    def _emit(self, direction: str, t: float, payload: object) -> None:
+        if self.tap is not None:
+            self.tap(direction, t, payload)
+
+    def _run(self) -> None:
+        backoff = Backoff(self.config.reconnect_max_s)
+        lost_before = False
+        while not self._stop.is_set():
+            t = self.clock.now()
+            if device_missing(self.url):
+                self._down(t, f"{self.url}: device not present")
+                self._stop.wait(0.1)
+                continue
+            try:
+                port = open_port(self.url, self.config.baudrate, self.protocol.wants_dtr() if self.protocol else None)
+            except (ValueError, *LOST) as exc:
+                self.reporter.count("open_failures")
+                self._down(t, f"cannot open {self.url}: {exc}")
+                self._stop.wait(backoff.next())
+                continue
+            backoff.reset()
+            if lost_before:
+                self._emit("!", self.clock.now(), "replugged")
+            lost_before = True
+            self._logged.discard("down")
+            try:
+                self._session(port)
+            except LOST as exc:
+                t = self.clock.now()
+                self.reporter.count("disconnects")
+                self._emit("!", t, f"unplugged {exc}".strip())
+                self._down(t, f"lost {self.url}: {exc}")
+            except Exception:  # a bug must not end the reader: log, count, reconnect
+                self.reporter.count("internal_errors")
+                log.exception("thermal reader error on %s; reconnecting", self.url)
+                self._stop.wait(backoff.next())
+            finally:
+                port.close()
+
+    def _down(self, t: float, message: str) -> None:
+        if "down" not in self._logged:
+            self._logged.add("down")
+            self._faults_in_row = 0
+        self.reporter.down(t, message)
+
+    def _session(self, port) -> None:
+        framer = self.protocol.framer(self.config.baudrate) if self.protocol else None
+        now = self.clock.now()
+        self._last_good, self._silent = now, False
+        if self.protocol and self.protocol.startup_bytes():
+            data = self.protocol.startup_bytes()
+            port.write(data)
+            self._emit(">", self.clock.now(), data)
+        if self.protocol is not None and self.protocol.polled:
+            self._poll_loop(port, framer)
+        else:
+            while not self._stop.is_set():
+                self._read_once(port, framer)
+                self._check_silence()
+
+    def _read_once(self, port, framer) -> int:
+        """Read what is there (waiting up to the port timeout); returns messages completed."""
+        data = port.read(max(1, port.in_waiting))
+        if not data:
+            return 0
+        t = self.clock.now()
+        self._emit("<", t, data)
+        if framer is None:
+            return 0
+        completed = 0
+        for message in framer.feed(data, t):
+            if isinstance(message, Fault):
+                self._fault(message, t)
+            else:
+                completed += 1
+                self._result(self.protocol.parse(message), t)
+        return completed
+
+    def _poll_loop(self, port, framer) -> None:
+        interval, reply_timeout = self.protocol.poll_interval_s(), self.protocol.reply_timeout_s()
+        gap = gap_s(self.config.baudrate)
+        request = self.protocol.poll_request()
+        next_poll = time.monotonic()
+        while not self._stop.is_set():
+            if self._stop.wait(max(0.0, next_poll - time.monotonic())):
+                return
+            next_poll = max(next_poll + interval, time.monotonic())
+            while port.in_waiting:  # stray bytes before the request
+                self._read_once(port, framer)
+            time.sleep(gap)  # 3.5 character times of silence before a request
+            for fault in framer.start_transaction():
+                self._fault(fault, self.clock.now())
+            port.write(request)
+            self._emit(">", self.clock.now(), request)
+            deadline = time.monotonic() + reply_timeout
+            completed = 0
+            while not completed and time.monotonic() < deadline and not self._stop.is_set():
+                completed = self._read_once(port, framer)
+            if not completed and not self._stop.is_set():
+                self._fault(Fault("timeouts", f"no reply within {reply_timeout} s"), self.clock.now())
+            self._check_silence()
+
+    # results -----------------------------------------------------------------
+    def _result(self, result, t: float) -> None:
+        if result is None:
+            return
+        if isinstance(result, Fault):
+            self._fault(result, t)
+            return
+        reading = self.calibrator.reading(result, t)
+        if isinstance(reading, Fault):
+            self._fault(reading, t)
+            return
+        self._good(t)
+        if reading is None:
+            return
+        try:
+            self.on_reading(reading)
+        except Exception:
+            self.reporter.count("callback_errors")
+            if "callback" not in self._logged:
+                self._logged.add("callback")
+                log.exception("on_reading callback failed (logged once)")
+
+    def _good(self, t: float) -> None:
+        self._last_good, self._silent, self._faults_in_row = t, False, 0
+        self._logged.clear()
+        self.reporter.ok(t)
+
+    def _fault(self, fault: Fault, t: float) -> None:
+        self.reporter.count(fault.kind)
+        self._faults_in_row += 1
+        if fault.kind not in self._logged:
+            self._logged.add(fault.kind)
+            log.warning("%s on %s: %s (further %s are counted, not logged)",
+                        fault.kind, self.url, fault.detail, fault.kind)
+        if self._faults_in_row >= FAULTS_TO_DEGRADE:
+            self.reporter.degraded(t, f"{fault.kind}: {fault.detail}")
+
+    def _check_silence(self) -> None:
+        t = self.clock.now()
+        if self.protocol is None or self._silent or t - self._last_good <= self.config.timeout_s:
+            return
+        self._silent = True
+        self.reporter.count("silences")
+        self.reporter.degraded(t, f"no reading for {self.config.timeout_s:g} s")
