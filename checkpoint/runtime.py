@@ -1,0 +1,171 @@
+"""The live agent: drivers feed a queue, one thread decides, the recorder writes.
+
+Threads: each driver owns its own (scanner reader, camera watcher); the
+decision thread drains the event queue and ticks the tracker; the heartbeat
+thread publishes health and backlog for the screen and refreshes occupancy
+from the log (exits recorded on the screen). No exception from a driver
+reaches the decision thread: drivers report faults through health.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from datetime import datetime, timezone
+from typing import Optional
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from checkpoint.agent import Agent, Event, Occupancy
+from checkpoint.clock import Clock, LiveClock
+from checkpoint.config import Settings
+from checkpoint.counts import occupancy
+from checkpoint.db import open_database
+from checkpoint.entries import local_date_hour
+from checkpoint.health import ComponentHealth, HealthRegistry
+from checkpoint.messages import SensorStatus
+from checkpoint.recorder import Recorder, gate_status
+
+log = logging.getLogger(__name__)
+SENSORS = ("scanner", "camera")
+
+
+class AgentRuntime:
+    def __init__(self, settings: Settings, clock: Optional[Clock] = None, engine: Optional[Engine] = None,
+                 heartbeat_s: float = 1.0) -> None:
+        self.settings = settings
+        self.clock = clock or LiveClock()
+        self.engine = engine
+        self.health = HealthRegistry()
+        self.heartbeat_s = heartbeat_s
+        self._queue: "queue.Queue[Event]" = queue.Queue()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.scanner = None
+        self.camera = None
+        self.recorder: Optional[Recorder] = None
+        self.agent: Optional[Agent] = None
+        self.started_at: Optional[datetime] = None
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> "AgentRuntime":
+        settings = self.settings
+        if self.engine is None:
+            self.engine = open_database(settings.database_url)
+        now = self.clock.now()
+        self.started_at = datetime.fromtimestamp(now, tz=timezone.utc)
+        self.recorder = Recorder(self.engine, self.health.reporter("database"), clock=self.clock.now).start()
+        day, _ = local_date_hour(now, settings.zone)
+        self.agent = Agent(settings, self.recorder, Occupancy(settings.zone, day, self._occupancy_in_log(day)))
+        self.health.on_change(self._on_health_change)
+        self._start_scanner()
+        self._start_camera()
+        self._spawn(self._decide_loop, "decisions")
+        self._spawn(self._heartbeat_loop, "heartbeat")
+        log.info("agent for gate %s started (database %s)", settings.gate.id,
+                 self.engine.url.render_as_string(hide_password=True))
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for device in (self.scanner, self.camera):
+            if device is not None:
+                device.stop()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if self.recorder is not None:
+            self._publish_status()
+            self.recorder.stop()
+        log.info("agent stopped")
+
+    def put(self, event: Event) -> None:
+        """Hand an event to the decision thread (any thread may call this)."""
+        self._queue.put(event)
+
+    # -- parts -------------------------------------------------------------------
+
+    def _spawn(self, target, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _start_scanner(self) -> None:
+        if not self.settings.scanner.enabled:
+            return
+        from drivers.thermal import open_scanner
+
+        self.scanner = open_scanner(self.settings.scanner, self.clock, self.health.reporter("scanner"), self.put)
+        self.scanner.start()
+
+    def _start_camera(self) -> None:
+        camera = self.settings.camera
+        if not camera.enabled:
+            return
+        reporter = self.health.reporter("camera")
+        if camera.source == "simulated":
+            reporter.ok(self.clock.now(), "simulated camera")
+            return  # observations arrive through put() from the simulator
+        from drivers.vision import CameraWatcher
+
+        self.camera = CameraWatcher(camera, self.settings.mask, self.clock, reporter, self.put)
+        self.camera.start()
+
+    def _on_health_change(self, component: ComponentHealth) -> None:
+        if component.name in SENSORS:
+            self.put(SensorStatus(self.clock.now(), component.name, component.state, component.message))
+
+    def _decide_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                event = self._queue.get(timeout=0.05)
+            except queue.Empty:
+                event = None
+            try:
+                if isinstance(event, _OccupancyRefresh):
+                    event.apply(self.agent)
+                elif event is not None:
+                    self.agent.handle(event)
+                self.agent.tick(self.clock.now())
+            except Exception:  # a bad event must not stop the gate
+                log.exception("failed to process %r", event)
+
+    def _occupancy_in_log(self, day: str) -> int:
+        try:
+            with Session(self.engine) as session:
+                return occupancy(session, day, self.settings.gate.id)
+        except Exception as exc:  # the gate runs even when the log cannot be read
+            log.warning("cannot read occupancy from the log: %s", exc)
+            return 0
+
+    def _publish_status(self) -> None:
+        gate = self.settings.gate
+        now = self.clock.now()
+        self.recorder.publish_status(gate_status(
+            gate.id, gate.name, gate.timezone, self.health.snapshot(now), self.backlog(),
+            self.settings.rules.capacity.limit, self.started_at, now,
+        ))
+
+    def backlog(self) -> int:
+        return self.recorder.backlog if self.recorder else 0
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            self._publish_status()
+            if self.recorder.backlog == 0:
+                decisions = self.agent.decisions
+                day, _ = local_date_hour(self.clock.now(), self.settings.zone)
+                self.put(_OccupancyRefresh(day, self._occupancy_in_log(day), decisions))
+
+
+class _OccupancyRefresh:
+    """Occupancy re-read from the log (exits are recorded on the screen)."""
+
+    def __init__(self, day: str, inside: int, decisions: int) -> None:
+        self.day, self.inside, self.decisions = day, inside, decisions
+
+    def apply(self, agent: Agent) -> None:
+        if agent.decisions == self.decisions and agent.occupancy.day == self.day:
+            agent.occupancy.inside = self.inside  # no decision since the read: the log is current
