@@ -1,32 +1,25 @@
 """A software scanner that speaks any protocol on a pseudo-terminal.
 
-``VirtualScanner(protocol).start()`` returns a *stable* path: a symlink in a
-private temp directory pointing at the current pty. ``unplug()`` closes the
-pty (a connected reader sees the port vanish, as with a pulled USB cable) and
-removes the link; ``replug()`` opens a new pty and re-points the link, so a
-reader that keeps the same path gets the device back.
+``VirtualScanner(protocol).start()`` returns a *stable* path (a symlink to the
+current pty, see :class:`PtyDevice`); ``unplug()``/``replug()`` close and
+reopen the pty behind it, as a pulled and reinserted USB cable would.
 
-Push protocols send a reading on ``send_temperature()`` and, like the MLX90614
-sketch, an idle reading (``idle_c``) every ``idle_interval_s``; polled
-protocols (modbus-rtu, optris) answer each request with the visitor's
-temperature for ``hold_s`` after ``send_temperature()``, else ``idle_c``.
+Push protocols send a reading on ``send_temperature()`` and, like the
+MLX90614 sketch, an idle reading (``idle_c``, None for none) every
+``idle_interval_s``. Polled protocols (modbus-rtu, optris) answer each request
+with the visitor's temperature for ``hold_s`` after ``send_temperature()``,
+else with ``idle_c``. ``reply_mode`` = "silent" or "corrupt" simulates a
+device that stops answering or answers with bad CRCs.
 """
 
 from __future__ import annotations
 
-import os
-import select
-import shutil
-import tempfile
-import termios
 import threading
 import time
-import tty
 from typing import Optional
 
+from drivers.thermal.pty_device import PtyDevice
 from drivers.thermal.registry import make_protocol
-
-WRITE_WAIT_S = 0.2
 
 
 class VirtualScanner:
@@ -36,45 +29,37 @@ class VirtualScanner:
         self.protocol = make_protocol(protocol, options)
         self.idle_c, self.idle_interval_s, self.ambient_c, self.hold_s = idle_c, idle_interval_s, ambient_c, hold_s
         self.send_banner = banner
-        self.reply_mode = "ok"  # polled: "ok", "silent" (no reply) or "corrupt" (flip a bit)
+        self.reply_mode = "ok"
         self.requests = 0
-        self._lock = threading.RLock()
-        self._master: Optional[int] = None
-        self._slave: Optional[int] = None
-        self._dir: Optional[str] = None
-        self._visitor: Optional[tuple[float, Optional[float], float]] = None  # object, ambient, until
+        self.pty = PtyDevice("scanner")
+        self._lock = threading.Lock()
+        self._visitor: Optional[tuple[Optional[float], float, float]] = None  # object, ambient, until
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
-        self.device_path = ""
 
-    # lifecycle ----------------------------------------------------------------
     @property
     def path(self) -> str:
-        """The stable path to open (a symlink to the current pty)."""
-        return os.path.join(self._dir, "scanner") if self._dir else ""
+        return self.pty.path
 
     @property
-    def plugged(self) -> bool:
-        return self._master is not None
+    def device_path(self) -> str:
+        return self.pty.device_path
 
     def start(self) -> str:
-        if self._dir is None:
-            self._dir = tempfile.mkdtemp(prefix="checkpoint-vscanner-")
-        self._open_pty()
+        """Open the pty and serve; returns the stable device path."""
+        path = self.pty.start()
+        self._greet()
         self._stop.clear()
         self._thread = threading.Thread(target=self._serve, name="virtual-scanner", daemon=True)
         self._thread.start()
-        return self.path
+        return path
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(2.0)
             self._thread = None
-        self._close_pty()
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+        self.pty.stop()
 
     def __enter__(self) -> "VirtualScanner":
         self.start()
@@ -84,58 +69,19 @@ class VirtualScanner:
         self.stop()
 
     def unplug(self) -> None:
-        self._close_pty()
+        self.pty.unplug()
 
     def replug(self) -> str:
-        self._open_pty()
-        return self.path
+        path = self.pty.replug()
+        self._greet()
+        return path
 
-    def _open_pty(self) -> None:
-        with self._lock:
-            if self._master is not None:
-                return
-            master, slave = os.openpty()
-            tty.setraw(slave)  # no echo, no line discipline: bytes pass unchanged
-            os.set_blocking(master, False)
-            self._master, self._slave = master, slave
-            self.device_path = os.ttyname(slave)
-            tmp = self.path + ".new"
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
-            os.symlink(self.device_path, tmp)
-            os.replace(tmp, self.path)
+    def _greet(self) -> None:
         if self.send_banner and not self.protocol.polled:
-            self.send_raw(self.protocol.banner())
+            self.pty.write(self.protocol.banner())
 
-    def _close_pty(self) -> None:
-        with self._lock:
-            if self._master is None:
-                return
-            if os.path.lexists(self.path):
-                os.unlink(self.path)
-            for fd in (self._master, self._slave):
-                os.close(fd)
-            self._master = self._slave = None
-
-    # device behaviour -------------------------------------------------------------
     def send_raw(self, data: bytes) -> bool:
-        """Write bytes as the device; False when unplugged. Unread old data is dropped, as by a real UART."""
-        view = memoryview(data)
-        deadline = time.monotonic() + WRITE_WAIT_S
-        while view:
-            with self._lock:
-                if self._master is None:
-                    return False
-                try:
-                    view = view[os.write(self._master, view):]
-                    continue
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        termios.tcflush(self._slave, termios.TCIFLUSH)  # nobody is reading: drop the backlog
-                        deadline = time.monotonic() + WRITE_WAIT_S
-                master = self._master
-            select.select([], [master], [], 0.01)
-        return True
+        return self.pty.write(data)
 
     def send_temperature(self, object_c: Optional[float], ambient_c: Optional[float] = None) -> None:
         """A visitor measured ``object_c`` (None or nan: a failed read)."""
@@ -143,7 +89,7 @@ class VirtualScanner:
         with self._lock:
             self._visitor = (object_c, ambient, time.monotonic() + self.hold_s)
         if not self.protocol.polled:
-            self.send_raw(self.protocol.encode(object_c, ambient))
+            self.pty.write(self.protocol.encode(object_c, ambient))
 
     def current(self) -> tuple[Optional[float], float]:
         with self._lock:
@@ -156,27 +102,20 @@ class VirtualScanner:
         pending = b""
         next_idle = time.monotonic() + self.idle_interval_s
         while not self._stop.is_set():
-            master = self._master
-            if master is None:
+            data = self.pty.read(0.02)
+            if not self.pty.plugged:
                 pending = b""
-                self._stop.wait(0.02)
-                continue
-            try:
-                ready, _, _ = select.select([master], [], [], 0.02)
-                data = os.read(master, 4096) if ready else b""
-            except (OSError, ValueError):  # closed by unplug() meanwhile, or no reader on the slave
-                data = b""
             if data and self.protocol.polled:
-                pending = (pending + data)[-256:]
                 self.requests += 1
-                reply, pending = self.protocol.answer(pending, *self.current())
+                reply, pending = self.protocol.answer((pending + data)[-256:], *self.current())
                 if reply and self.reply_mode == "corrupt":
                     reply = reply[:-1] + bytes([reply[-1] ^ 0x01])
                 if reply and self.reply_mode != "silent":
-                    self.send_raw(reply)
+                    self.pty.write(reply)
             now = time.monotonic()
             if not self.protocol.polled and self.idle_c is not None and now >= next_idle:
                 next_idle = now + self.idle_interval_s
-                visitor = self._visitor
-                if visitor is None or now >= visitor[2] - self.hold_s + self.idle_interval_s:
-                    self.send_raw(self.protocol.encode(self.idle_c, self.ambient_c))
+                with self._lock:
+                    visitor = self._visitor
+                if visitor is None or now >= visitor[2]:
+                    self.pty.write(self.protocol.encode(self.idle_c, self.ambient_c))

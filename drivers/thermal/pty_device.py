@@ -1,0 +1,107 @@
+"""A device end of a pseudo-terminal with a stable symlink, that can be unplugged and replugged."""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import tempfile
+import termios
+import threading
+import time
+import tty
+from typing import Optional
+
+WRITE_WAIT_S = 0.2
+
+
+class PtyDevice:
+    """``start()`` returns a stable path (a symlink in a private temp dir) to the current pty.
+
+    ``unplug()`` closes the pty and removes the link (an open reader sees the
+    port vanish); ``replug()`` opens a new pty and re-points the link.
+    """
+
+    def __init__(self, name: str = "scanner") -> None:
+        self.name = name
+        self._lock = threading.RLock()
+        self._master: Optional[int] = None
+        self._slave: Optional[int] = None
+        self._dir: Optional[str] = None
+        self.device_path = ""
+
+    @property
+    def path(self) -> str:
+        return os.path.join(self._dir, self.name) if self._dir else ""
+
+    @property
+    def plugged(self) -> bool:
+        return self._master is not None
+
+    def start(self) -> str:
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="checkpoint-pty-")
+        self.replug()
+        return self.path
+
+    def stop(self) -> None:
+        self.unplug()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def replug(self) -> str:
+        with self._lock:
+            if self._master is None:
+                master, slave = os.openpty()
+                tty.setraw(slave)  # no echo, no line discipline: bytes pass unchanged
+                os.set_blocking(master, False)
+                self._master, self._slave = master, slave
+                self.device_path = os.ttyname(slave)
+                tmp = self.path + ".new"
+                if os.path.lexists(tmp):
+                    os.unlink(tmp)
+                os.symlink(self.device_path, tmp)
+                os.replace(tmp, self.path)
+        return self.path
+
+    def unplug(self) -> None:
+        with self._lock:
+            if self._master is None:
+                return
+            if os.path.lexists(self.path):
+                os.unlink(self.path)
+            for fd in (self._master, self._slave):
+                os.close(fd)
+            self._master = self._slave = None
+
+    def write(self, data: bytes) -> bool:
+        """Write as the device; False when unplugged. A backlog nobody reads is dropped, as by a real UART."""
+        view = memoryview(data)
+        deadline = time.monotonic() + WRITE_WAIT_S
+        while view:
+            with self._lock:
+                if self._master is None:
+                    return False
+                try:
+                    view = view[os.write(self._master, view):]
+                    continue
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        termios.tcflush(self._slave, termios.TCIFLUSH)
+                        deadline = time.monotonic() + WRITE_WAIT_S
+                master = self._master
+            select.select([], [master], [], 0.01)
+        return True
+
+    def read(self, timeout: float) -> bytes:
+        """Bytes the host sent (b"" after ``timeout`` or when unplugged)."""
+        master = self._master
+        if master is None:
+            time.sleep(min(timeout, 0.02))
+            return b""
+        try:
+            ready, _, _ = select.select([master], [], [], timeout)
+            return os.read(master, 4096) if ready else b""
+        except (OSError, ValueError):  # unplugged meanwhile, or no host has the port open
+            return b""
