@@ -32,7 +32,8 @@ class _Measurement:
     last_t: float
     readings: list[ThermalReading] = field(default_factory=list)
     decided: bool = False
-    reopen_after_t: Optional[float] = None  # re-measure: readings after this start a new measurement
+    closed_t: Optional[float] = None  # no more readings belong to it (background or silence)
+    remeasure: bool = False  # decided "re-measure": later readings start a new measurement
 
 
 @dataclass
@@ -65,6 +66,7 @@ class VisitTracker:
         self._measurement: Optional[_Measurement] = None
         self._face: Optional[_FacePresence] = None
         self._frames_after_t = float("-inf")  # frames before the last decision belong to earlier visitors
+        self._hold_until_t = float("-inf")
         self.scanner_state = OK
         self.camera_state = OK
 
@@ -93,19 +95,23 @@ class VisitTracker:
 
     def on_reading(self, reading: ThermalReading) -> list[Visit]:
         t = reading.t
-        done: list[Visit] = []
+        done = self.tick(t)
         m = self._measurement
-        if m is not None and t - m.last_t > self._visits.episode_gap_s:
-            done += self._end_measurement(t)
-            m = None
-        if reading.body_c < self._visits.presence_c:
-            if m is not None:
-                done += self._end_measurement(t)
+        present = reading.body_c >= self._visits.presence_c
+        if m is not None and m.closed_t is not None and present:
+            if not m.decided:
+                done.append(self._decide_measurement(m, t))  # a new measurement starts: settle the last one
+            m = self._measurement = None
+        if not present:
+            if m is not None and m.closed_t is None:
+                m.closed_t = t
             return done + self.tick(t)
-        if m is None:
-            m = self._measurement = _Measurement(started_t=t, last_t=t)
-        elif m.decided and m.reopen_after_t is not None and t >= m.reopen_after_t:
-            m = self._measurement = _Measurement(started_t=t, last_t=t)  # the re-measure
+        if t < self._hold_until_t:  # the screen is showing "measure again": let the visitor read it
+            if m is not None and m.closed_t is None:
+                m.last_t = t
+            return done
+        if m is None or (m.decided and m.remeasure):
+            m = self._measurement = _Measurement(started_t=t, last_t=t)  # a visitor, or the re-measure
         m.last_t = t
         if not m.decided:
             m.readings.append(reading)
@@ -116,10 +122,12 @@ class VisitTracker:
         done: list[Visit] = []
         m = self._measurement
         if m is not None:
-            if t - m.last_t > self._visits.episode_gap_s:
-                done += self._end_measurement(t)
-            elif not m.decided and self._measurement_ready(m, t):
+            if m.closed_t is None and t - m.last_t > self._visits.episode_gap_s:
+                m.closed_t = m.last_t + self._visits.episode_gap_s
+            if not m.decided and self._measurement_ready(m, t):
                 done.append(self._decide_measurement(m, t))
+            if m.closed_t is not None and m.decided:
+                self._measurement = None
         face = self._face
         if face is not None and self._measurement is None:
             if t - face.last_face_t > self._visits.gap_s:
@@ -136,11 +144,13 @@ class VisitTracker:
         times = []
         m = self._measurement
         if m is not None:
-            times.append(m.last_t + self._visits.episode_gap_s + 1e-6)
+            if m.closed_t is None:
+                times.append(m.last_t + self._visits.episode_gap_s + 1e-6)
             if not m.decided:
                 first = self._first_plausible_t(m)
-                times.append((first if first is not None else m.started_t)
-                             + (self._visits.face_wait_s if first is not None else self._visits.reading_wait_s))
+                times.append((first if first is not None else m.started_t) + self._visits.face_wait_s)
+                if first is None and m.closed_t is not None:
+                    times.append(m.closed_t)
         face = self._face
         if face is not None and self._measurement is None:
             times.append(face.last_face_t + self._visits.gap_s + 1e-6)
@@ -150,9 +160,11 @@ class VisitTracker:
 
     def after_decision(self, visit: Visit, outcome: str) -> None:
         """Tell the tracker what was decided, so a re-measure reopens the measurement."""
-        m = self._measurement
-        if m is not None and m.decided and outcome == "remeasure":
-            m.reopen_after_t = visit.decided_t + self._visits.remeasure_s
+        if outcome != "remeasure":
+            return
+        self._hold_until_t = visit.decided_t + self._visits.remeasure_s
+        if self._measurement is not None and self._measurement.decided:
+            self._measurement.remeasure = True
 
     # -- internals ------------------------------------------------------------
 
@@ -183,14 +195,8 @@ class VisitTracker:
             enough = len(plausible) >= self._visits.settle_readings
             waited = t >= plausible[0].t + self._visits.face_wait_s
             return (enough and self._camera_ready(m, t)) or waited
-        return t >= m.started_t + self._visits.reading_wait_s
-
-    def _end_measurement(self, t: float) -> list[Visit]:
-        m = self._measurement
-        self._measurement = None
-        if m is None or m.decided or not m.readings:
-            return []
-        return [self._decide_measurement(m, t)]
+        # only implausible readings: give the visitor a moment to come closer
+        return m.closed_t is not None or t >= m.started_t + self._visits.face_wait_s
 
     def _visit(self, started_t: float, t: float, readings: tuple[ThermalReading, ...]) -> Visit:
         frames = [o for o in self._frames_for(started_t, t) if self._is_visitor_face(o)]

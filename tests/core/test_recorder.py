@@ -1,0 +1,75 @@
+"""The recorder never drops an entry: locked and unreachable databases."""
+
+import sqlite3
+import threading
+from datetime import datetime, timezone
+
+from sqlmodel import Session, func, select
+
+from checkpoint.db import open_database
+from checkpoint.health import DOWN, OK, HealthRegistry
+from checkpoint.models import Entry
+from checkpoint.recorder import Recorder
+
+
+def make_entry(i):
+    return Entry(gate_id="g", decided_at=datetime.now(timezone.utc), local_date="2026-11-24", local_hour=9,
+                 outcome="allowed", sensor_id=str(i))
+
+
+def count(engine):
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(Entry)).one()
+
+
+def test_locked_database_delays_but_never_drops(tmp_path):
+    path = tmp_path / "log.db"
+    engine = open_database(f"sqlite:///{path}", busy_timeout_s=0.05)
+    health = HealthRegistry()
+    reporter = health.reporter("database")
+    went_down = threading.Event()
+    health.on_change(lambda c: went_down.set() if c.state == DOWN else None)
+    recorder = Recorder(engine, reporter, retry_max_s=0.2).start()
+
+    blocker = sqlite3.connect(path, timeout=0)
+    blocker.execute("BEGIN EXCLUSIVE")
+    for i in range(20):
+        recorder.submit(make_entry(i))
+    assert went_down.wait(5), "a locked database must show as down"
+    assert recorder.backlog == 20
+    assert not recorder.flush(timeout=0.3)
+    blocker.rollback()
+    blocker.close()
+
+    assert recorder.flush(timeout=10)
+    assert recorder.stop()
+    assert count(engine) == 20
+    assert sorted(int(e) for e in _sensor_ids(engine)) == list(range(20))
+    assert health.get("database").state == OK
+    assert health.get("database").counters["write_errors"] >= 1
+    engine.dispose()
+
+
+def _sensor_ids(engine):
+    with Session(engine) as session:
+        return session.exec(select(Entry.sensor_id)).all()
+
+
+def test_unreachable_database_keeps_entries_until_it_returns(tmp_path):
+    missing_dir = tmp_path / "not-yet"
+    url = f"sqlite:///{missing_dir / 'log.db'}"
+    # The folder disappears after the schema is created: writes fail with "unable to open".
+    engine = open_database(url)
+    engine.dispose()
+    moved = tmp_path / "elsewhere"
+    missing_dir.rename(moved)
+    recorder = Recorder(engine, retry_max_s=0.1).start()
+    for i in range(5):
+        recorder.submit(make_entry(i))
+    assert not recorder.flush(timeout=0.5)
+    assert recorder.failed_attempts >= 1
+    moved.rename(missing_dir)
+    assert recorder.flush(timeout=10)
+    recorder.stop()
+    assert count(engine) == 5
+    engine.dispose()
