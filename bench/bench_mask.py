@@ -1,0 +1,167 @@
+"""Benchmark: our mask pipeline vs the AIZOOTech SSD face-mask detector.
+
+    .venv/bin/python bench/bench_mask.py [--limit N]
+
+Both run on ONE OpenCV thread over the same images of our validation split
+(../shared/datasets/faces-chandrikadeb7, split by file-name hash), twice: the
+images as they are, and each image placed in a 640x480 grey camera frame
+(height scaled to 360 px). An image counts as right when the chosen face (the
+largest) has the true class; no face counts as wrong. Prints both accuracies
+and both median times. The peer model is read from ../shared/peers and is
+never copied into the repository. CHECKPOINT_SHARED_DIR overrides ../shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from checkpoint.config import MaskConfig  # noqa: E402
+from checkpoint.messages import MASK, NO_MASK  # noqa: E402
+from drivers.mask.dataset import list_images  # noqa: E402
+from drivers.mask.face_detector import iou  # noqa: E402
+from drivers.mask.pipeline import MaskPipeline  # noqa: E402
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("CHECKPOINT_SHARED_DIR") or REPO.parent / "shared")
+
+
+class AizooPeer:
+    """AIZOOTech/FaceMaskDetection (MIT): Caffe SSD, 260x260 RGB in [0, 1]."""
+
+    FEATURE_MAPS = (33, 17, 9, 5, 3)
+    SIZES = ((0.04, 0.056), (0.08, 0.11), (0.16, 0.22), (0.32, 0.45), (0.64, 0.72))
+    RATIOS = (1.0, 0.62, 0.42)
+    VARIANCES = np.array([0.1, 0.1, 0.2, 0.2], np.float32)
+    CLASSES = (MASK, NO_MASK)
+
+    def __init__(self, folder: Path, conf: float = 0.5, nms_iou: float = 0.4) -> None:
+        self.net = cv2.dnn.readNetFromCaffe(str(folder / "face_mask_detection.prototxt"),
+                                            str(folder / "face_mask_detection.caffemodel"))
+        self.conf, self.nms_iou = conf, nms_iou
+        self.anchors = self.make_anchors()
+
+    @classmethod
+    def make_anchors(cls) -> np.ndarray:
+        """x1, y1, x2, y2 in [0, 1]: per cell, every size at ratio 1, then the first size at the other ratios."""
+        out = []
+        for fm, sizes in zip(cls.FEATURE_MAPS, cls.SIZES):
+            ys, xs = np.mgrid[0:fm, 0:fm]
+            centres = np.stack([(xs.ravel() + 0.5) / fm, (ys.ravel() + 0.5) / fm], 1)
+            wh = [(s * np.sqrt(cls.RATIOS[0]), s / np.sqrt(cls.RATIOS[0])) for s in sizes]
+            wh += [(sizes[0] * np.sqrt(r), sizes[0] / np.sqrt(r)) for r in cls.RATIOS[1:]]
+            wh = np.array(wh, np.float32)
+            c = np.repeat(centres, len(wh), 0)
+            half = np.tile(wh, (len(centres), 1)) / 2
+            out.append(np.concatenate([c - half, c + half], 1))
+        return np.concatenate(out).astype(np.float32)
+
+    def predict(self, frame_bgr: np.ndarray) -> str | None:
+        """Class of the largest face, or None when no face is found."""
+        h, w = frame_bgr.shape[:2]
+        rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+        self.net.setInput(cv2.dnn.blobFromImage(rgb, 1 / 255.0, (260, 260)))
+        loc, cls = self.net.forward(["loc_branch_concat", "cls_branch_concat"])
+        loc, cls = loc.reshape(-1, 4) * self.VARIANCES, cls.reshape(-1, 2)
+        a = self.anchors
+        aw, ah = a[:, 2] - a[:, 0], a[:, 3] - a[:, 1]
+        cx, cy = a[:, 0] + aw / 2 + loc[:, 0] * aw, a[:, 1] + ah / 2 + loc[:, 1] * ah
+        bw, bh = np.exp(loc[:, 2]) * aw, np.exp(loc[:, 3]) * ah
+        boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1)
+        score, label = cls.max(1), cls.argmax(1)
+        keep = np.flatnonzero(score > self.conf)
+        if keep.size == 0:
+            return None
+        order = keep[np.argsort(-score[keep])]
+        kept = []
+        while order.size:
+            i = order[0]
+            kept.append(i)
+            order = order[1:][iou(boxes[i], boxes[order[1:]]) < self.nms_iou]
+        areas = [(boxes[i, 2] - boxes[i, 0]) * w * (boxes[i, 3] - boxes[i, 1]) * h for i in kept]
+        return self.CLASSES[int(label[kept[int(np.argmax(areas))]])]
+
+
+def in_camera_frame(image: np.ndarray) -> np.ndarray:
+    frame = np.full((480, 640, 3), 110, np.uint8)
+    s = 360 / image.shape[0]
+    im = cv2.resize(image, (min(int(round(image.shape[1] * s)), 600), 360), interpolation=cv2.INTER_LINEAR)
+    y, x = (480 - im.shape[0]) // 2, (640 - im.shape[1]) // 2
+    frame[y:y + im.shape[0], x:x + im.shape[1]] = im
+    return frame
+
+
+def run(name: str, predict, images: list[tuple[np.ndarray, str]]) -> dict:
+    right, no_face, times = 0, 0, []
+    per_class = {MASK: [0, 0], NO_MASK: [0, 0]}
+    for _ in range(3):  # warm up
+        predict(images[0][0])
+    for image, label in images:
+        start = time.perf_counter()
+        got = predict(image)
+        times.append(time.perf_counter() - start)
+        right += got == label
+        no_face += got is None
+        per_class[label][0] += got == label
+        per_class[label][1] += 1
+    n = len(images)
+    return {"model": name, "images": n, "accuracy": round(right / n, 4),
+            "recall_with_mask": round(per_class[MASK][0] / max(per_class[MASK][1], 1), 4),
+            "recall_without_mask": round(per_class[NO_MASK][0] / max(per_class[NO_MASK][1], 1), 4),
+            "no_face_rate": round(no_face / n, 4), "median_ms": round(statistics.median(times) * 1000, 3)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, help="use an evenly spread sample of this many validation images")
+    parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    args = parser.parse_args()
+    shared = shared_dir()
+    data = shared / "datasets" / "faces-chandrikadeb7"
+    peer_dir = shared / "peers" / "aizootech-facemask"
+    if not data.is_dir():
+        print(f"bench_mask: skipped, {data} is absent (set CHECKPOINT_SHARED_DIR to the shared folder)")
+        return 0
+    cv2.setNumThreads(1)
+    items = list_images(data, "val")
+    if args.limit:
+        items = items[::max(len(items) // args.limit, 1)][:args.limit]
+    raw = [(cv2.imread(str(p), cv2.IMREAD_COLOR), label) for p, label in items]
+    framed = [(in_camera_frame(im), label) for im, label in raw]
+
+    pipeline = MaskPipeline(MaskConfig())
+    ours = lambda im: (lambda o: o.mask_class if o.has_face else None)(pipeline.observe(im, 0.0))  # noqa: E731
+    rows = [dict(run("checkpoint", ours, raw), frames="as is"),
+            dict(run("checkpoint", ours, framed), frames="640x480")]
+    if (peer_dir / "face_mask_detection.caffemodel").is_file():
+        peer = AizooPeer(peer_dir)
+        rows += [dict(run("aizootech-ssd", peer.predict, raw), frames="as is"),
+                 dict(run("aizootech-ssd", peer.predict, framed), frames="640x480")]
+    else:
+        print(f"bench_mask: peer model absent at {peer_dir}: comparison skipped", file=sys.stderr)
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    print(f"validation split of {data} ({len(raw)} images), OpenCV {cv2.__version__}, 1 thread")
+    print(f"{'model':14s} {'frames':8s} {'accuracy':>8s} {'rec mask':>8s} {'rec none':>8s} {'no face':>8s} "
+          f"{'median ms':>9s}")
+    for r in rows:
+        print(f"{r['model']:14s} {r['frames']:8s} {r['accuracy']:8.4f} {r['recall_with_mask']:8.4f} "
+              f"{r['recall_without_mask']:8.4f} {r['no_face_rate']:8.4f} {r['median_ms']:9.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,33 @@
+"""The labelled face folders and the deterministic train/validation split."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from checkpoint.messages import MASK, NO_MASK
+
+FOLDERS = {"with_mask": MASK, "without_mask": NO_MASK}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+VAL_PERCENT = 20
+
+
+def split_of(name: str) -> str:
+    """'val' for about VAL_PERCENT % of file names, 'train' for the rest (SHA-1 of the name)."""
+    bucket = int(hashlib.sha1(name.encode("utf-8")).hexdigest()[:8], 16) % 100
+    return "val" if bucket < VAL_PERCENT else "train"
+
+
+def list_images(data_dir: str | Path, split: str | None = None) -> list[tuple[Path, str]]:
+    """(path, class) for every image under DATA_DIR/with_mask and DATA_DIR/without_mask,
+    sorted by path; ``split`` 'train' or 'val' keeps only that part."""
+    root = Path(data_dir)
+    items = []
+    for folder, label in FOLDERS.items():
+        sub = root / folder
+        if not sub.is_dir():
+            raise FileNotFoundError(f"{sub} is not a directory (expected with_mask/ and without_mask/)")
+        for path in sorted(sub.iterdir()):
+            if path.suffix.lower() in IMAGE_SUFFIXES and (split is None or split_of(path.name) == split):
+                items.append((path, label))
+    return items

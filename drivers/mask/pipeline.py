@@ -1,0 +1,80 @@
+"""Frame -> MaskObservation: detect faces, pick the visitor, classify the mask."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+
+from checkpoint.config import MaskConfig
+from checkpoint.messages import Box, FaceQuality, MaskObservation
+from drivers.mask.classifier import MaskClassifier
+from drivers.mask.crops import crop_face
+from drivers.mask.face_detector import Face, FaceDetector
+
+Roi = tuple[float, float, float, float]
+
+
+def choose_visitor(faces: Sequence[Face], frame_size: tuple[int, int], roi: Optional[Roi] = None,
+                   min_face_px: float = 0) -> Optional[Face]:
+    """The visitor: the largest face whose centre lies in the region of interest
+    (fractions x, y, w, h of the frame) and whose shorter side is at least
+    ``min_face_px``; None when there is none."""
+    width, height = frame_size
+    best = None
+    for f in faces:
+        if min(f.w, f.h) < min_face_px:
+            continue
+        if roi is not None:
+            cx, cy = (f.x + f.w / 2) / width, (f.y + f.h / 2) / height
+            rx, ry, rw, rh = roi
+            if not (rx <= cx <= rx + rw and ry <= cy <= ry + rh):
+                continue
+        if best is None or f.area > best.area:
+            best = f
+    return best
+
+
+def face_quality(face: Face, crop_bgr: np.ndarray) -> FaceQuality:
+    grey = cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY)
+    blur = float(cv2.Laplacian(grey, cv2.CV_32F).var())
+    return FaceQuality(size_px=float(min(face.w, face.h)), blur=blur, brightness=float(grey.mean()))
+
+
+class MaskPipeline:
+    def __init__(self, config: MaskConfig, roi: Optional[Roi] = None) -> None:
+        self.config = config
+        self.roi = roi
+        self.detector = FaceDetector(config.face_score)
+        self.classifier = MaskClassifier(config.model or None)
+
+    def faces(self, frame_bgr: np.ndarray) -> list[Face]:
+        """All faces in the frame with their scores, best score first."""
+        return self.detector.detect(frame_bgr)
+
+    def crop(self, frame_bgr: np.ndarray, face: Face) -> np.ndarray:
+        return crop_face(frame_bgr, (face.x, face.y, face.w, face.h), self.classifier.input_size)
+
+    def classify(self, frame_bgr: np.ndarray, face: Face) -> dict[str, float]:
+        return self.classifier.predict(self.crop(frame_bgr, face))
+
+    def visitor(self, frame_bgr: np.ndarray, faces: Sequence[Face]) -> Optional[Face]:
+        h, w = frame_bgr.shape[:2]
+        return choose_visitor(faces, (w, h), self.roi, self.config.min_face_px)
+
+    def observe(self, frame_bgr: np.ndarray, t: float) -> MaskObservation:
+        h, w = frame_bgr.shape[:2]
+        faces = self.faces(frame_bgr)
+        face = self.visitor(frame_bgr, faces)
+        if face is None:
+            return MaskObservation(t=t, box=None, faces_in_frame=len(faces), frame_size=(w, h))
+        crop = self.crop(frame_bgr, face)
+        return MaskObservation(
+            t=t,
+            box=Box(face.x, face.y, face.w, face.h),
+            probs=self.classifier.predict(crop),
+            quality=face_quality(face, crop),
+            faces_in_frame=len(faces),
+            frame_size=(w, h),
+        )
