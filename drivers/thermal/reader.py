@@ -146,6 +146,7 @@ class ScannerReader:
         for message in framer.feed(data, t):
             if isinstance(message, Fault):
                 self._fault(message, t)
+                completed += message.kind == "crc_errors"  # a reply came, though damaged
             else:
                 completed += 1
                 self._result(self.protocol.parse(message), t)

@@ -43,6 +43,7 @@ def iter_recording(path: Union[str, Path], config: ScannerConfig, t0: float,
     calibrator = Calibrator(config, protocol)
     framer = protocol.framer(header.baudrate)
     down = False
+    awaiting = False  # a request was sent and no reply completed yet
 
     def count(fault: Fault) -> None:
         if faults is not None:
@@ -62,10 +63,14 @@ def iter_recording(path: Union[str, Path], config: ScannerConfig, t0: float,
                 yield SensorStatus(t, COMPONENT, "ok", "replugged")
             continue
         if event.direction == ">":
+            if awaiting and not down:
+                count(Fault("timeouts", "no reply before the next request"))
+            awaiting = protocol.polled
             for fault in framer.start_transaction():
                 count(fault)
             continue
         for message in framer.feed(event.data, t):
+            awaiting = awaiting and isinstance(message, Fault) and message.kind != "crc_errors"
             result = message if isinstance(message, Fault) else protocol.parse(message)
             if result is not None and not isinstance(result, Fault):
                 result = calibrator.reading(result, t)
