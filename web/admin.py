@@ -1,0 +1,72 @@
+"""Administration: user accounts (add, enable/disable, set password) and the effective settings."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from sqlmodel import select
+
+from checkpoint.config import effective_toml
+from checkpoint.models import User
+from web.auth import requires
+from web.i18n import translate
+from web.state import db, state
+from web.users import ROLES, UserError, create_user, set_password
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _users():
+    return list(db().exec(select(User).order_by(User.username)))
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@requires("admin")
+def users():
+    error = None
+    if request.method == "POST":
+        try:
+            create_user(db(), request.form.get("username", "").strip(), request.form.get("password", ""),
+                        request.form.get("role", ""), request.form.get("language") or None)
+            flash(translate("admin.saved"))
+            return redirect(url_for("admin.users"))
+        except UserError as exc:
+            db().rollback()
+            error = str(exc)
+    return render_template("admin/users.html", users=_users(), roles=ROLES, error=error), 400 if error else 200
+
+
+@bp.route("/users/<int:user_id>", methods=["POST"])
+@requires("admin")
+def update(user_id: int):
+    user = db().get(User, user_id)
+    if user is None:
+        return render_template("admin/users.html", users=_users(), roles=ROLES, error="no such user"), 404
+    action = request.form.get("action")
+    try:
+        if action == "password":
+            set_password(db(), user, request.form.get("password", ""))
+        elif action in ("enable", "disable"):
+            if user.id == g.user.id and action == "disable":
+                raise UserError("you cannot disable your own account")
+            user.active = action == "enable"
+            db().add(user)
+            db().commit()
+        elif action == "role" and request.form.get("role") in ROLES:
+            if user.id == g.user.id:
+                raise UserError("you cannot change your own role")
+            user.role = request.form["role"]
+            db().add(user)
+            db().commit()
+        else:
+            raise UserError("unknown action")
+    except UserError as exc:
+        db().rollback()
+        return render_template("admin/users.html", users=_users(), roles=ROLES, error=str(exc)), 400
+    flash(translate("admin.saved"))
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/settings")
+@requires("admin")
+def settings_page():
+    return render_template("admin/settings.html", text=effective_toml(state().settings))

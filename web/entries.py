@@ -1,0 +1,94 @@
+"""The visitor log for managers: filter, sort, page, and export exactly the filtered rows as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Iterator
+
+from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
+from sqlmodel import Session
+
+from checkpoint.models import OUTCOMES
+from checkpoint.reasons import LABELS
+from web.auth import requires
+from web.filters import SORTS, EntryFilter, FilterError, count, iterate, page
+from web.queries import gate_ids, latest_overrides, with_overrides
+from web.state import db, state, today, zone_for
+
+bp = Blueprint("log", __name__)
+
+CSV_COLUMNS = ("id", "uid", "gate_id", "local_time", "local_date", "outcome", "flagged", "reasons", "primary_reason",
+               "body_c", "object_c", "ambient_c", "offset_c", "calibration", "sensor_id", "mask_class",
+               "mask_confidence", "face_seen", "override_outcome", "override_by", "override_reason", "override_at")
+
+
+def parse_filter() -> EntryFilter:
+    return EntryFilter.from_args(request.args, today(), state().gate)
+
+
+@bp.route("/entries")
+@requires("log")
+def entries():
+    try:
+        flt = parse_filter()
+        rows, next_after = page(db(), flt, request.args.get("after") or None, current_app.config["PAGE_SIZE"])
+        error = None
+    except FilterError as exc:
+        flt, rows, next_after, error = EntryFilter(today(), today()), [], None, str(exc)
+    total = count(db(), flt) if not error else 0
+    return render_template("entries.html", flt=flt, views=with_overrides(db(), rows), next_after=next_after,
+                           total=total, error=error, outcomes=OUTCOMES, reason_codes=sorted(LABELS), sorts=SORTS,
+                           gates=gate_ids(db()), paged=bool(request.args.get("after"))), 400 if error else 200
+
+
+def _cell(value) -> str:
+    """Text as a spreadsheet will read it: no formula injection from typed-in text."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def csv_lines(engine, flt: EntryFilter) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def take() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_COLUMNS)
+    yield take()
+    with Session(engine) as session:
+        zones: dict = {}
+        for rows in iterate(session, flt):
+            overrides = latest_overrides(session, [e.uid for e in rows])
+            for e in rows:
+                zone = zones.setdefault(e.gate_id, zone_for(e.gate_id))
+                o = overrides.get(e.uid)
+                writer.writerow((
+                    e.id, e.uid, e.gate_id, e.decided_at.astimezone(zone).isoformat(timespec="seconds"), e.local_date,
+                    e.outcome, int(e.flagged), e.reasons, e.primary_reason, _num(e.body_c), _num(e.object_c),
+                    _num(e.ambient_c), _num(e.offset_c), e.calibration, _cell(e.sensor_id), e.mask_class or "",
+                    _num(e.mask_confidence), int(e.face_seen), o.outcome if o else "", _cell(o.by_user) if o else "",
+                    _cell(o.reason) if o else "", o.at.astimezone(zone).isoformat(timespec="seconds") if o else "",
+                ))
+            yield take()
+
+
+def _num(value) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+@bp.route("/entries.csv")
+@requires("export")
+def export():
+    try:
+        flt = parse_filter()
+    except FilterError as exc:
+        return Response(f"invalid filter: {exc}\n", status=400, mimetype="text/plain")
+    zone_for(None)  # load the gates' time zones while the request's context is at hand
+    name = f"entries_{flt.first}_{flt.last}.csv"
+    return Response(stream_with_context(csv_lines(state().engine, flt)), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})

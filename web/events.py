@@ -1,0 +1,274 @@
+"""Server-sent events: one background poller per app fans new rows out to every open screen.
+
+The poller checks the database every ~200 ms for new Entry, Override and Exit
+ids and for meaningful GateStatus changes (component states, backlog, a gate
+falling silent), and puts each event on every subscriber's bounded queue. A
+subscriber that falls behind is dropped; its EventSource reconnects with
+Last-Event-ID and gets what it missed from the database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Iterator, Optional
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, func, select
+
+from checkpoint.models import Entry, Exit, GateStatus, Override
+
+log = logging.getLogger(__name__)
+CLOSED = object()
+
+
+@dataclass(frozen=True, order=True)
+class Cursor:
+    entry: int = 0
+    override: int = 0
+    exit: int = 0
+
+    def token(self) -> str:
+        return f"{self.entry}.{self.override}.{self.exit}"
+
+    @classmethod
+    def parse(cls, text: Optional[str]) -> Optional["Cursor"]:
+        try:
+            entry, override, exit_ = (int(part) for part in (text or "").split("."))
+        except ValueError:
+            return None
+        return cls(entry, override, exit_)
+
+
+@dataclass
+class Event:
+    kind: str  # entry, override, exit, status
+    data: dict
+    cursor: Cursor
+    gate_id: Optional[str] = None
+
+    def encode(self) -> str:
+        return f"id: {self.cursor.token()}\nevent: {self.kind}\ndata: {json.dumps(self.data, sort_keys=True)}\n\n"
+
+
+@dataclass
+class Subscriber:
+    queue: "queue.Queue" = field(default_factory=lambda: queue.Queue(256))
+    dropped: bool = False
+
+
+def entry_event(row, cursor: Cursor, replay: bool = False) -> Event:
+    entry_id, uid, gate_id, outcome, flagged, primary_reason, decided_at = row
+    data = {"id": entry_id, "uid": uid, "gate_id": gate_id, "outcome": outcome, "flagged": bool(flagged),
+            "reason": primary_reason, "decided_at": decided_at.isoformat() if decided_at else None}
+    if replay:
+        data["replay"] = True
+    return Event("entry", data, cursor, gate_id)
+
+
+ENTRY_COLUMNS = (Entry.id, Entry.uid, Entry.gate_id, Entry.outcome, Entry.flagged, Entry.primary_reason,
+                 Entry.decided_at)
+
+
+class Broker:
+    def __init__(self, engine: Engine, poll_s: float = 0.2, queue_size: int = 256, silent_after_s: float = 10.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._engine = engine
+        self.poll_s = poll_s
+        self.queue_size = queue_size
+        self.silent_after_s = silent_after_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._subscribers: set[Subscriber] = set()
+        self._cursor: Optional[Cursor] = None
+        self._status: dict[str, tuple] = {}
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._failing = False
+        self.polls = 0
+
+    # -- subscribers ---------------------------------------------------------
+
+    def subscribe(self) -> tuple[Subscriber, Cursor]:
+        """Register a subscriber; returns it with the cursor its live events start after."""
+        self._ensure_started()
+        subscriber = Subscriber(queue.Queue(self.queue_size))
+        with self._lock:
+            self._subscribers.add(subscriber)
+            return subscriber, self._cursor
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            self._subscribers.discard(subscriber)
+
+    @property
+    def subscriber_count(self) -> int:
+        with self._lock:
+            return len(self._subscribers)
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._lock:
+            subscribers, self._subscribers = list(self._subscribers), set()
+        for subscriber in subscribers:
+            _force_put(subscriber.queue, CLOSED)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    # -- the poller ------------------------------------------------------------
+
+    def _ensure_started(self) -> None:
+        with self._lock:
+            if self._thread is not None or self._stop.is_set():
+                return
+            with Session(self._engine) as session:
+                self._cursor = self._max_cursor(session)
+            self._thread = threading.Thread(target=self._run, name="sse-poller", daemon=True)
+            self._thread.start()
+
+    @staticmethod
+    def _max_cursor(session: Session) -> Cursor:
+        def top(column) -> int:
+            return session.exec(select(func.max(column))).one() or 0
+
+        return Cursor(top(Entry.id), top(Override.id), top(Exit.id))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            try:
+                self._publish(self.poll_once())
+                if self._failing:
+                    log.info("event poller reads the database again")
+                    self._failing = False
+            except SQLAlchemyError as exc:
+                if not self._failing:
+                    log.error("event poller cannot read the database: %s", str(exc).splitlines()[0][:200])
+                    self._failing = True
+
+    def poll_once(self) -> list[Event]:
+        """Read what changed since the last poll and advance the cursor."""
+        events: list[Event] = []
+        with Session(self._engine) as session:
+            cursor = self._cursor or Cursor()
+            entries = session.exec(select(*ENTRY_COLUMNS).where(Entry.id > cursor.entry)
+                                   .order_by(Entry.id).limit(500)).all()
+            overrides = session.exec(select(Override.id, Override.entry_uid, Override.gate_id, Override.outcome)
+                                     .where(Override.id > cursor.override).order_by(Override.id).limit(500)).all()
+            exits = session.exec(select(Exit.id, Exit.gate_id).where(Exit.id > cursor.exit)
+                                 .order_by(Exit.id).limit(500)).all()
+            statuses = session.exec(select(GateStatus)).all()
+        for row in entries:
+            cursor = Cursor(row[0], cursor.override, cursor.exit)
+            events.append(entry_event(row, cursor))
+        for override_id, entry_uid, gate_id, outcome in overrides:
+            cursor = Cursor(cursor.entry, override_id, cursor.exit)
+            events.append(Event("override", {"id": override_id, "entry_uid": entry_uid, "gate_id": gate_id,
+                                             "outcome": outcome}, cursor, gate_id))
+        for exit_id, gate_id in exits:
+            cursor = Cursor(cursor.entry, cursor.override, exit_id)
+            events.append(Event("exit", {"id": exit_id, "gate_id": gate_id}, cursor, gate_id))
+        events.extend(self._status_changes(statuses, cursor))
+        self._cursor = cursor
+        self.polls += 1
+        return events
+
+    def _status_changes(self, statuses, cursor: Cursor) -> list[Event]:
+        now = self._clock()
+        events = []
+        for status in statuses:
+            signature = _signature(status, now, self.silent_after_s)
+            if self._status.get(status.gate_id) != signature:
+                self._status[status.gate_id] = signature
+                events.append(Event("status", {"gate_id": status.gate_id, "silent": signature[-1],
+                                               "backlog": status.backlog}, cursor, status.gate_id))
+        return events
+
+    def _publish(self, events: list[Event]) -> None:
+        if not events:
+            return
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for subscriber in subscribers:
+            for event in events:
+                try:
+                    subscriber.queue.put_nowait(event)
+                except queue.Full:
+                    subscriber.dropped = True
+                    self.unsubscribe(subscriber)
+                    _force_put(subscriber.queue, CLOSED)
+                    break
+
+    # -- catching up after a reconnect ------------------------------------------
+
+    def missed(self, since: Cursor, until: Cursor, limit: int = 50) -> list[Event]:
+        """Events between two cursors, read from the database (the newest ``limit`` entries)."""
+        events: list[Event] = []
+        with Session(self._engine) as session:
+            if until.entry > since.entry:
+                rows = session.exec(select(*ENTRY_COLUMNS).where(Entry.id > since.entry, Entry.id <= until.entry)
+                                    .order_by(Entry.id.desc()).limit(limit)).all()
+                events += [entry_event(row, Cursor(row[0], since.override, since.exit), replay=True)
+                           for row in reversed(rows)]
+        if until.override > since.override or until.exit > since.exit:
+            events.append(Event("override" if until.override > since.override else "exit",
+                                {"replay": True}, until))
+        elif events:
+            events[-1].cursor = until
+        return events
+
+
+def _signature(status: GateStatus, now: float, silent_after_s: float) -> tuple:
+    try:
+        components = json.loads(status.components or "{}")
+    except ValueError:
+        components = {}
+    states = tuple(sorted((name, c.get("state"), c.get("message"), json.dumps(c.get("counters"), sort_keys=True))
+                          for name, c in components.items() if isinstance(c, dict)))
+    updated = status.updated_at
+    if updated.tzinfo is None:
+        updated = updated.replace(tzinfo=timezone.utc)
+    silent = now - updated.timestamp() > silent_after_s
+    return states, status.backlog, status.capacity, silent
+
+
+def _force_put(target: "queue.Queue", item) -> None:
+    while True:
+        try:
+            target.put_nowait(item)
+            return
+        except queue.Full:
+            try:
+                target.get_nowait()
+            except queue.Empty:
+                pass
+
+
+def stream(broker: Broker, last_event_id: Optional[str], gate: Optional[str], heartbeat_s: float,
+           retry_ms: int = 2000) -> Iterator[str]:
+    """The text of one client's event stream (used as a streamed response body)."""
+    subscriber, live_from = broker.subscribe()
+    try:
+        yield f"retry: {retry_ms}\n: connected {datetime.now(timezone.utc).isoformat()}\n\n"
+        since = Cursor.parse(last_event_id)
+        if since is not None and since != live_from:
+            for event in broker.missed(since, live_from):
+                if gate is None or event.gate_id in (None, gate):
+                    yield event.encode()
+        while True:
+            try:
+                event = subscriber.queue.get(timeout=heartbeat_s)
+            except queue.Empty:
+                yield ": heartbeat\n\n"
+                continue
+            if event is CLOSED:
+                return
+            if gate is None or event.gate_id in (None, gate):
+                yield event.encode()
+    finally:
+        broker.unsubscribe(subscriber)

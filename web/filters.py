@@ -1,0 +1,168 @@
+"""The visitor log's filter, sort and keyset pagination, shared by the log, the CSV export and the API.
+
+Local dates filter on ``Entry.local_date``; a UTC window on ``decided_at``
+wide enough for any time zone (UTC-12 to UTC+14) is added so the decided_at
+index serves both the range and the default sort, which keeps the first page
+fast on a million rows. Pages are keyset (``after`` = the last row's sort key).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Iterator, Mapping, Optional
+
+from sqlalchemy import and_, func, literal, or_
+from sqlmodel import Session, select
+
+from checkpoint.models import OUTCOMES, Entry
+
+SORTS = ("newest", "oldest", "hottest", "coolest")
+CODE = re.compile(r"[a-z0-9_]{1,32}")
+GATE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+NO_TEMP_HIGH, NO_TEMP_LOW = 1000.0, -1000.0  # where rows without a temperature sort
+
+
+class FilterError(ValueError):
+    pass
+
+
+def _date(text: str, name: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError as exc:
+        raise FilterError(f"{name}: expected a date YYYY-MM-DD") from exc
+
+
+def _float(text: str, name: str) -> Optional[float]:
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError as exc:
+        raise FilterError(f"{name}: expected a number") from exc
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    first: str
+    last: str
+    gate: Optional[str] = None
+    outcome: Optional[str] = None
+    reason: Optional[str] = None  # any of Entry.reasons
+    primary: Optional[str] = None  # Entry.primary_reason
+    tmin: Optional[float] = None
+    tmax: Optional[float] = None
+    sort: str = "newest"
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str], default_day: str, fixed_gate: Optional[str] = None) -> "EntryFilter":
+        first = _date(args.get("from") or default_day, "from")
+        last = _date(args.get("to") or first, "to")
+        if last < first:
+            raise FilterError("to: before from")
+        gate = fixed_gate or (args.get("gate") or None)
+        if gate and not GATE.fullmatch(gate):
+            raise FilterError("gate: not a gate id")
+        outcome = args.get("outcome") or None
+        if outcome and outcome not in OUTCOMES:
+            raise FilterError(f"outcome: one of {', '.join(OUTCOMES)}")
+        reason, primary = args.get("reason") or None, args.get("primary") or None
+        for name, code in (("reason", reason), ("primary", primary)):
+            if code and not CODE.fullmatch(code):
+                raise FilterError(f"{name}: not a reason code")
+        sort = args.get("sort") or "newest"
+        if sort not in SORTS:
+            raise FilterError(f"sort: one of {', '.join(SORTS)}")
+        return cls(first, last, gate, outcome, reason, primary, _float(args.get("tmin", ""), "tmin"),
+                   _float(args.get("tmax", ""), "tmax"), sort)
+
+    def query_args(self) -> dict[str, str]:
+        """The filter as URL parameters (for links and the CSV export)."""
+        names = {"first": "from", "last": "to"}
+        result = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None and value != "":
+                result[names.get(f.name, f.name)] = str(value)
+        return result
+
+    def conditions(self) -> list:
+        lower = datetime.combine(date.fromisoformat(self.first), time(), timezone.utc) - timedelta(hours=14)
+        upper = datetime.combine(date.fromisoformat(self.last) + timedelta(days=1), time(), timezone.utc) + timedelta(hours=12)
+        where = [Entry.decided_at >= lower, Entry.decided_at < upper,
+                 Entry.local_date >= self.first, Entry.local_date <= self.last]
+        if self.gate:
+            where.append(Entry.gate_id == self.gate)
+        if self.outcome:
+            where.append(Entry.outcome == self.outcome)
+        if self.reason:
+            escaped = self.reason.replace("_", "\\_")
+            where.append((literal(",") + Entry.reasons + literal(",")).like(f"%,{escaped},%", escape="\\"))
+        if self.primary:
+            where.append(Entry.primary_reason == self.primary)
+        if self.tmin is not None:
+            where.append(Entry.body_c >= self.tmin)
+        if self.tmax is not None:
+            where.append(Entry.body_c <= self.tmax)
+        return where
+
+
+def _sort_key(sort: str):
+    if sort in ("newest", "oldest"):
+        return Entry.decided_at
+    return func.coalesce(Entry.body_c, NO_TEMP_LOW if sort == "hottest" else NO_TEMP_HIGH)
+
+
+def _descending(sort: str) -> bool:
+    return sort in ("newest", "hottest")
+
+
+def cursor_token(entry: Entry, sort: str) -> str:
+    if sort in ("newest", "oldest"):
+        value = entry.decided_at.astimezone(timezone.utc).isoformat()
+    else:
+        value = repr(entry.body_c if entry.body_c is not None else (NO_TEMP_LOW if sort == "hottest" else NO_TEMP_HIGH))
+    return f"{value}~{entry.id}"
+
+
+def _parse_cursor(token: str, sort: str):
+    try:
+        value, _, ident = token.rpartition("~")
+        key = datetime.fromisoformat(value) if sort in ("newest", "oldest") else float(value)
+        return key, int(ident)
+    except ValueError as exc:
+        raise FilterError("after: not a page cursor") from exc
+
+
+def page(session: Session, flt: EntryFilter, after: Optional[str], limit: int) -> tuple[list[Entry], Optional[str]]:
+    """One page of matching entries and the cursor of the next page (None at the end)."""
+    key = _sort_key(flt.sort)
+    statement = select(Entry).where(*flt.conditions())
+    if after:
+        value, ident = _parse_cursor(after, flt.sort)
+        if _descending(flt.sort):
+            statement = statement.where(key <= value, or_(key < value, and_(key == value, Entry.id < ident)))
+        else:
+            statement = statement.where(key >= value, or_(key > value, and_(key == value, Entry.id > ident)))
+    order = (key.desc(), Entry.id.desc()) if _descending(flt.sort) else (key.asc(), Entry.id.asc())
+    rows = list(session.exec(statement.order_by(*order).limit(limit + 1)))
+    if len(rows) > limit:
+        return rows[:limit], cursor_token(rows[limit - 1], flt.sort)
+    return rows, None
+
+
+def count(session: Session, flt: EntryFilter) -> int:
+    return session.exec(select(func.count()).select_from(Entry).where(*flt.conditions())).one()
+
+
+def iterate(session: Session, flt: EntryFilter, chunk: int = 1000) -> Iterator[list[Entry]]:
+    """Every matching entry, in sort order, one keyset chunk at a time."""
+    after = None
+    while True:
+        rows, after = page(session, flt, after, chunk)
+        if rows:
+            yield rows
+        if after is None:
+            return

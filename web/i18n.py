@@ -1,0 +1,184 @@
+"""A small dict-based translation table (Bahasa Indonesia, English) and the choice of language.
+
+The language is the user's own (User.language), else the session's choice
+(the language switch), else the browser's Accept-Language, else the gate's
+default (settings.gate.language).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from flask import g, request, session
+
+from checkpoint import reasons
+
+LANGUAGES = ("id", "en")
+
+TEXT: dict[str, tuple[str, str]] = {
+    "app.title": ("Checkpoint", "Checkpoint"),
+    "nav.screen": ("Layar", "Screen"),
+    "nav.log": ("Log pengunjung", "Visitor log"),
+    "nav.reports": ("Laporan", "Reports"),
+    "nav.users": ("Pengguna", "Users"),
+    "nav.settings": ("Pengaturan", "Settings"),
+    "nav.login": ("Masuk", "Sign in"),
+    "nav.logout": ("Keluar", "Sign out"),
+    "nav.language": ("English", "Bahasa Indonesia"),
+    "login.title": ("Masuk", "Sign in"),
+    "login.username": ("Nama pengguna", "Username"),
+    "login.password": ("Kata sandi", "Password"),
+    "login.submit": ("Masuk", "Sign in"),
+    "login.failed": ("Nama pengguna atau kata sandi salah.", "Wrong username or password."),
+    "login.limited": ("Terlalu banyak percobaan. Coba lagi nanti.", "Too many attempts. Try again later."),
+    "login.first_run": ("Belum ada pengguna. Buat admin pertama di server dengan:",
+                        "No users yet. Create the first admin on the server with:"),
+    "login.required": ("Silakan masuk untuk membuka halaman ini.", "Please sign in to open this page."),
+    "screen.waiting": ("Menunggu pengunjung…", "Waiting for a visitor…"),
+    "screen.temperature": ("Suhu", "Temperature"),
+    "screen.mask": ("Masker", "Mask"),
+    "screen.time": ("Waktu", "Time"),
+    "screen.gate": ("Pintu", "Gate"),
+    "screen.all_gates": ("Semua pintu", "All gates"),
+    "screen.flagged": ("DITANDAI", "FLAGGED"),
+    "screen.recent": ("Entri terakhir", "Latest entries"),
+    "screen.today": ("Hari ini", "Today"),
+    "screen.visitors": ("Pengunjung", "Visitors"),
+    "screen.allowed": ("Diizinkan", "Allowed"),
+    "screen.denied": ("Ditolak", "Denied"),
+    "screen.remeasure": ("Ukur ulang", "Re-measure"),
+    "screen.occupancy": ("Di dalam", "Inside"),
+    "screen.capacity": ("kapasitas", "capacity"),
+    "screen.no_limit": ("tanpa batas", "no limit"),
+    "screen.denied_by": ("Ditolak karena", "Denied for"),
+    "screen.health": ("Kondisi perangkat", "Device health"),
+    "screen.silent": ("TIDAK ADA KABAR", "SILENT"),
+    "screen.backlog": ("antrean belum terkirim", "rows waiting to be written"),
+    "screen.seconds_ago": ("dtk lalu", "s ago"),
+    "screen.no_gates": ("Belum ada pintu yang melapor.", "No gate has reported yet."),
+    "screen.override": ("Ubah keputusan", "Override"),
+    "screen.override_reason": ("Alasan", "Reason"),
+    "screen.override_to": ("Menjadi", "Change to"),
+    "screen.overridden": ("Diubah petugas", "Overridden"),
+    "screen.by": ("oleh", "by"),
+    "screen.exit": ("Catat keluar", "Record exit"),
+    "screen.exit_done": ("Keluar dicatat.", "Exit recorded."),
+    "screen.override_done": ("Keputusan diubah.", "Decision overridden."),
+    "screen.mute": ("Bunyi: nyala", "Sound: on"),
+    "screen.unmute": ("Bunyi: mati", "Sound: off"),
+    "screen.live": ("Langsung", "Live"),
+    "screen.offline": ("Terputus, menyambung ulang…", "Disconnected, reconnecting…"),
+    "mask.mask": ("Bermasker", "Mask on"),
+    "mask.no_mask": ("Tanpa masker", "No mask"),
+    "mask.mask_below_nose": ("Di bawah hidung", "Below nose"),
+    "mask.none": ("Tidak terlihat", "Not seen"),
+    "health.ok": ("baik", "ok"),
+    "health.degraded": ("terganggu", "degraded"),
+    "health.down": ("mati", "down"),
+    "health.unknown": ("tidak diketahui", "unknown"),
+    "health.database": ("Basis data", "Database"),
+    "col.time": ("Waktu", "Time"),
+    "col.date": ("Tanggal", "Date"),
+    "col.gate": ("Pintu", "Gate"),
+    "col.outcome": ("Keputusan", "Decision"),
+    "col.reasons": ("Alasan", "Reasons"),
+    "col.temperature": ("Suhu (°C)", "Temp. (°C)"),
+    "col.mask": ("Masker", "Mask"),
+    "col.override": ("Perubahan petugas", "Override"),
+    "col.hour": ("Jam", "Hour"),
+    "col.count": ("Jumlah", "Count"),
+    "col.exits": ("Keluar", "Exits"),
+    "col.flagged": ("Ditandai", "Flagged"),
+    "col.overridden": ("Diubah", "Overridden"),
+    "col.reason": ("Alasan", "Reason"),
+    "log.title": ("Log pengunjung", "Visitor log"),
+    "log.from": ("Dari", "From"),
+    "log.to": ("Sampai", "To"),
+    "log.any": ("Semua", "Any"),
+    "log.temp_min": ("Suhu min", "Temp. min"),
+    "log.temp_max": ("Suhu maks", "Temp. max"),
+    "log.sort": ("Urutan", "Sort"),
+    "log.sort.newest": ("Terbaru", "Newest first"),
+    "log.sort.oldest": ("Terlama", "Oldest first"),
+    "log.sort.hottest": ("Suhu tertinggi", "Highest temperature"),
+    "log.sort.coolest": ("Suhu terendah", "Lowest temperature"),
+    "log.filter": ("Saring", "Filter"),
+    "log.export": ("Unduh CSV", "Download CSV"),
+    "log.matching": ("entri cocok", "matching entries"),
+    "log.next": ("Berikutnya", "Next"),
+    "log.first": ("Halaman pertama", "First page"),
+    "log.empty": ("Tidak ada entri yang cocok.", "No matching entries."),
+    "log.bad_filter": ("Saringan tidak valid", "Invalid filter"),
+    "reports.title": ("Laporan", "Reports"),
+    "reports.daily": ("Pengunjung per hari", "Visitors per day"),
+    "reports.hourly": ("Sebaran per jam", "Visitors by hour"),
+    "reports.reasons": ("Penolakan menurut alasan", "Denials by reason"),
+    "reports.day": ("Hari", "Day"),
+    "reports.show": ("Tampilkan", "Show"),
+    "reports.table": ("Tabel", "Table"),
+    "reports.total": ("Total", "Total"),
+    "reports.peak": ("Jam tersibuk", "Peak hour"),
+    "admin.users": ("Pengguna", "Users"),
+    "admin.add": ("Tambah pengguna", "Add user"),
+    "admin.role": ("Peran", "Role"),
+    "admin.language": ("Bahasa", "Language"),
+    "admin.active": ("Aktif", "Active"),
+    "admin.created": ("Dibuat", "Created"),
+    "admin.enable": ("Aktifkan", "Enable"),
+    "admin.disable": ("Nonaktifkan", "Disable"),
+    "admin.reset": ("Ganti kata sandi", "Set password"),
+    "admin.settings": ("Pengaturan yang berlaku", "Effective settings"),
+    "admin.saved": ("Tersimpan.", "Saved."),
+    "admin.browser": ("ikuti peramban", "follow the browser"),
+    "role.guard": ("Petugas", "Guard"),
+    "role.manager": ("Manajer", "Manager"),
+    "role.admin": ("Admin", "Admin"),
+    "error.forbidden": ("Anda tidak berhak membuka halaman ini.", "You are not allowed to open this page."),
+}
+
+
+def pick_language(user_language: Optional[str], chosen: Optional[str], accept, default: str) -> str:
+    for candidate in (user_language, chosen):
+        if candidate in LANGUAGES:
+            return candidate
+    best = accept.best_match(LANGUAGES) if accept else None
+    return best or (default if default in LANGUAGES else "id")
+
+
+def current_language() -> str:
+    if "language" not in g:
+        from web.state import state
+
+        user = g.get("user")
+        g.language = pick_language(user.language if user else None, session.get("language"),
+                                   request.accept_languages, state().settings.gate.language)
+    return g.language
+
+
+def translate(key: str, language: Optional[str] = None) -> str:
+    pair = TEXT.get(key)
+    if pair is None:
+        return key
+    return pair[0] if (language or current_language()) == "id" else pair[1]
+
+
+def reason_label(code: str) -> str:
+    return reasons.label(code, current_language())
+
+
+def outcome_label(outcome: str, language: Optional[str] = None) -> str:
+    text = reasons.OUTCOME_LABELS.get(outcome)
+    if text is None:
+        return outcome
+    return text.id if (language or current_language()) == "id" else text.en
+
+
+def mask_label(mask_class: Optional[str]) -> str:
+    return translate(f"mask.{mask_class or 'none'}")
+
+
+def init_app(app) -> None:
+    app.jinja_env.globals.update(
+        _=translate, reason_label=reason_label, outcome_label=outcome_label, mask_label=mask_label,
+        current_language=current_language, reason_message=reasons.message, REASON_LABELS=reasons.LABELS,
+    )

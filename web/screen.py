@@ -1,0 +1,104 @@
+"""The live entry screen for security staff: latest decision, recent entries, today's counts, health.
+
+The page is rendered on the server; screen.js listens to /events and fetches
+the re-rendered live panel (/screen/live) when something changes. Guards
+override a decision (an Override row beside the untouched Entry) and record
+exits. In kiosk mode the screen opens without login, today only, read only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request,
+                   stream_with_context, url_for)
+
+from checkpoint.models import OUTCOMES, Exit, Override
+from web import events
+from web.auth import requires
+from web.health import gate_health
+from web.i18n import translate
+from web.queries import entry_by_uid, gate_ids, latest_overrides, recent_entries, today_summary
+from web.state import db, selected_gate, state, today, zone_for
+
+bp = Blueprint("screen", __name__)
+RECENT = 12
+REASON_MAX = 500
+
+
+def _live_context() -> dict:
+    session, gate, day = db(), selected_gate(request.args.get("gate")), today()
+    recent = recent_entries(session, gate, RECENT, only_day=day if g.kiosk else None)
+    return {
+        "gate": gate,
+        "day": day,
+        "latest": recent[0] if recent else None,
+        "recent": recent,
+        "summary": today_summary(session, day, gate),
+        "gates": gate_health(session, current_app.config["SILENT_AFTER_S"], gate),
+        "now": datetime.now(timezone.utc),
+    }
+
+
+@bp.route("/")
+@requires("screen", kiosk=True)
+def index():
+    context = _live_context()
+    return render_template("screen.html", known_gates=gate_ids(db()), zone=str(zone_for(context["gate"])),
+                           **context)
+
+
+@bp.route("/screen/live")
+@requires("screen", kiosk=True)
+def live():
+    response = current_app.make_response(render_template("_live.html", **_live_context()))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/events")
+@requires("screen", kiosk=True)
+def stream():
+    body = events.stream(state().broker, request.headers.get("Last-Event-ID"),
+                         selected_gate(request.args.get("gate")), current_app.config["EVENTS_HEARTBEAT_S"])
+    return Response(stream_with_context(body), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@bp.route("/override", methods=["GET", "POST"])
+@requires("override")
+def override():
+    session = db()
+    entry = entry_by_uid(session, request.values.get("entry", ""))
+    if entry is None:
+        abort(404)
+    error = None
+    if request.method == "POST":
+        outcome = request.form.get("outcome", "")
+        reason = request.form.get("reason", "").strip()
+        if outcome not in OUTCOMES:
+            error = translate("screen.override_to")
+        elif not reason or len(reason) > REASON_MAX:
+            error = translate("screen.override_reason")
+        else:
+            session.add(Override(entry_uid=entry.uid, gate_id=entry.gate_id, at=datetime.now(timezone.utc),
+                                 by_user=g.user.username, outcome=outcome, reason=reason))
+            session.commit()
+            flash(translate("screen.override_done"))
+            return redirect(url_for("screen.index", gate=request.form.get("back_gate") or None))
+    current = latest_overrides(session, [entry.uid]).get(entry.uid)
+    return render_template("override.html", entry=entry, current=current, outcomes=OUTCOMES, error=error,
+                           back_gate=request.values.get("back_gate", "")), 400 if error else 200
+
+
+@bp.route("/exit", methods=["POST"])
+@requires("exit")
+def record_exit():
+    gate = selected_gate(request.form.get("gate")) or state().settings.gate.id
+    now = datetime.now(timezone.utc)
+    session = db()
+    session.add(Exit(gate_id=gate, at=now, local_date=now.astimezone(zone_for(gate)).date().isoformat(),
+                     source="guard", by_user=g.user.username))
+    session.commit()
+    flash(translate("screen.exit_done"))
+    return redirect(url_for("screen.index", gate=request.form.get("back_gate") or None))

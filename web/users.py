@@ -1,0 +1,83 @@
+"""Accounts: roles, permissions, password hashing, creation. Shared by the web app and `checkpoint user`."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Optional
+
+from sqlmodel import Session, func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from checkpoint.models import User
+
+GUARD, MANAGER, ADMIN = "guard", "manager", "admin"
+ROLES = (GUARD, MANAGER, ADMIN)
+
+# What each role may do; admin may do everything.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    GUARD: frozenset({"screen", "override", "exit"}),
+    MANAGER: frozenset({"screen", "log", "reports", "export", "api"}),
+    ADMIN: frozenset({"screen", "override", "exit", "log", "reports", "export", "api", "admin"}),
+}
+MIN_PASSWORD = 8
+USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+# A hash to compare against when the user does not exist, so timing does not tell.
+_DUMMY_HASH = generate_password_hash("not-a-password")
+
+
+class UserError(ValueError):
+    pass
+
+
+def can(user: Optional[User], permission: str) -> bool:
+    return bool(user and user.active and permission in PERMISSIONS.get(user.role, ()))
+
+
+def validate(username: str, password: Optional[str], role: str, language: Optional[str]) -> None:
+    if not USERNAME.fullmatch(username or ""):
+        raise UserError("username must be 1-64 letters, digits, '.', '_', '@' or '-'")
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    if language not in (None, "", "id", "en"):
+        raise UserError("language must be id or en")
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise UserError(f"password must have at least {MIN_PASSWORD} characters")
+
+
+def create_user(session: Session, username: str, password: str, role: str,
+                language: Optional[str] = None) -> User:
+    validate(username, password, role, language)
+    if find_user(session, username) is not None:
+        raise UserError(f"user {username!r} already exists")
+    user = User(username=username, password_hash=generate_password_hash(password), role=role,
+                language=language or None, active=True, created_at=datetime.now(timezone.utc))
+    session.add(user)
+    session.commit()
+    session.refresh(user)
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    validate(user.username, password, user.role, user.language)
+    user.password_hash = generate_password_hash(password)
+    session.add(user)
+    session.commit()
+
+
+def find_user(session: Session, username: str) -> Optional[User]:
+    return session.exec(select(User).where(User.username == username)).first()
+
+
+def authenticate(session: Session, username: str, password: str) -> Optional[User]:
+    user = find_user(session, username) if username else None
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not check_password_hash(user.password_hash, password or "") or not user.active:
+        return None
+    return user
+
+
+def user_count(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(User)).one()
