@@ -35,7 +35,7 @@ from checkpoint.messages import Box, ExitEvent, MaskObservation, SensorStatus
 from checkpoint.models import Entry
 from checkpoint.recorder import Recorder
 
-COMPARED = ("t", "outcome", "reasons", "body_c", "mask")
+COMPARED = ("t", "outcome", "reasons", "body_c", "mask", "local_date")
 
 
 class SessionError(Exception):
@@ -149,6 +149,7 @@ def replay(session: Session, database_url: str, speed: Optional[float] = None,
     recorder = Recorder(engine, clock=clock.now).start()
     agent = Agent(session.settings, recorder, Occupancy(session.settings.zone))
     entries: list[Entry] = []
+    events = session_events(session)
     wall0 = time.perf_counter()
     count = 0
     last_t = session.start
@@ -170,7 +171,7 @@ def replay(session: Session, database_url: str, speed: Optional[float] = None,
         raise SessionError("visit tracker did not settle")
 
     try:
-        for event in session_events(session):
+        for event in events:
             run_deadlines(event.t)
             advance(event.t)
             entries.extend(agent.handle(event))
