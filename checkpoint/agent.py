@@ -13,6 +13,7 @@ from typing import Callable, Optional, Protocol, Union
 from checkpoint import reasons as R
 from checkpoint.config import Settings
 from checkpoint.entries import build_entry, build_exit, local_date_hour
+from checkpoint.faces import FaceStore
 from checkpoint.messages import ExitEvent, MaskObservation, SensorStatus, ThermalReading
 from checkpoint.models import ALLOWED, Entry, Exit
 from checkpoint.policy import Context, Decision, Visit, choose_reading, decide, is_high, is_plausible, rules_in_force
@@ -56,7 +57,7 @@ class Occupancy:
 
 class Agent:
     def __init__(self, settings: Settings, sink: RowSink, occupancy: Optional[Occupancy] = None,
-                 face_store: Optional[Callable[[Visit, list], Optional[str]]] = None) -> None:
+                 face_store: Optional[FaceStore] = None) -> None:
         self.settings = settings
         self._sink = sink
         self._zone = settings.zone
@@ -64,6 +65,7 @@ class Agent:
         self.tracker = VisitTracker(settings)
         self.retests = RetestBook(settings.rules.fever)
         self.occupancy = occupancy or Occupancy(self._zone)
+        self._faces = face_store if settings.privacy.store_face_images else None
         self._listeners: list[Callable[[Entry, Decision], None]] = []
         self.decisions = 0
 
@@ -112,6 +114,11 @@ class Agent:
         if decision.outcome == ALLOWED:
             self.occupancy.entered(t)
         entry = build_entry(self.settings.gate.id, self._zone, visit, decision)
+        if self._faces is not None and visit.face_jpeg:
+            try:
+                entry.face_image = self._faces.save(entry.local_date, entry.uid, visit.face_jpeg)
+            except OSError as exc:  # the entry matters more than its picture
+                log.error("cannot store the face image: %s", exc)
         self._sink.submit(entry)
         self.tracker.after_decision(visit, decision.outcome)
         self.decisions += 1

@@ -36,6 +36,8 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level.upper()), format=LOG_FORMAT, stream=sys.stderr, force=True)
+    if level.lower() != "debug":
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step is noise
 
 
 def build_parser() -> argparse.ArgumentParser:

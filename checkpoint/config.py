@@ -69,7 +69,7 @@ class ScannerConfig(Section):
     protocol: str = Field("ascii", description="Scanner family key, e.g. ascii, mlx90640-text, gy-mcu90640, modbus-rtu, optris.")
     baudrate: int = Field(9600, gt=0)
     sensor_id: str = "scanner"
-    timeout_s: float = Field(1.0, gt=0, le=60, description="Silence after which the scanner is reported stale.")
+    timeout_s: float = Field(2.0, gt=0, le=60, description="Silence after which the scanner is reported stale (MLX90614 sketches send every 0.5 s).")
     reconnect_max_s: float = Field(5.0, gt=0, le=300, description="Longest wait between reconnection attempts.")
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
     options: dict[str, Any] = Field(default_factory=dict, description="Protocol-specific options, validated by the driver.")

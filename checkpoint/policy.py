@@ -57,6 +57,7 @@ class Visit:
     camera_enabled: bool = True
     scanner_enabled: bool = True
     is_retest: bool = False  # a re-test after the rest that a first high reading asked for
+    face_jpeg: Optional[bytes] = field(default=None, compare=False, repr=False)  # only when images are kept
 
 
 @dataclass(frozen=True)

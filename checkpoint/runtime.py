@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Optional
 
 from sqlalchemy.engine import Engine
@@ -24,6 +24,7 @@ from checkpoint.config import Settings
 from checkpoint.counts import occupancy
 from checkpoint.db import open_database
 from checkpoint.entries import local_date_hour
+from checkpoint.faces import FaceStore
 from checkpoint.health import ComponentHealth, HealthRegistry
 from checkpoint.messages import SensorStatus
 from checkpoint.recorder import Recorder, gate_status
@@ -59,7 +60,10 @@ class AgentRuntime:
         self.started_at = datetime.fromtimestamp(now, tz=timezone.utc)
         self.recorder = Recorder(self.engine, self.health.reporter("database"), clock=self.clock.now).start()
         day, _ = local_date_hour(now, settings.zone)
-        self.agent = Agent(settings, self.recorder, Occupancy(settings.zone, day, self._occupancy_in_log(day)))
+        self.faces = FaceStore(settings.data_path) if settings.privacy.store_face_images else None
+        self.agent = Agent(settings, self.recorder, Occupancy(settings.zone, day, self._occupancy_in_log(day)),
+                           face_store=self.faces)
+        self._last_purge_day: Optional[str] = None
         self.health.on_change(self._on_health_change)
         self._start_scanner()
         self._start_camera()
@@ -151,9 +155,19 @@ class AgentRuntime:
     def backlog(self) -> int:
         return self.recorder.backlog if self.recorder else 0
 
+    def _purge_faces(self, day: str) -> None:
+        if self.faces is None or self._last_purge_day == day:
+            return
+        self._last_purge_day = day
+        try:
+            self.faces.purge(self.engine, self.settings.privacy.retention_days, date.fromisoformat(day))
+        except Exception as exc:
+            log.error("face image purge failed: %s", exc)
+
     def _heartbeat_loop(self) -> None:
         while not self._stop.wait(self.heartbeat_s):
             self._publish_status()
+            self._purge_faces(local_date_hour(self.clock.now(), self.settings.zone)[0])
             if self.recorder.backlog == 0:
                 decisions = self.agent.decisions
                 day, _ = local_date_hour(self.clock.now(), self.settings.zone)

@@ -61,12 +61,12 @@ def run_until_signal(settings: Settings, with_agent: bool, with_web: bool,
     try:
         _wait_for_signal()
     finally:
-        if extra_stop:
-            extra_stop()
         if web:
             web.stop()
         if runtime:
             runtime.stop()
+        if extra_stop:
+            extra_stop()
         engine.dispose()
     return 0
 

@@ -200,6 +200,7 @@ class VisitTracker:
 
     def _visit(self, started_t: float, t: float, readings: tuple[ThermalReading, ...]) -> Visit:
         frames = [o for o in self._frames_for(started_t, t) if self._is_visitor_face(o)]
+        images = [o.face_jpeg for o in frames if o.face_jpeg]
         visit = Visit(
             started_t=started_t,
             decided_t=t,
@@ -209,6 +210,7 @@ class VisitTracker:
             camera_down=self.camera_state == DOWN,
             camera_enabled=self._camera_enabled,
             scanner_enabled=self._scanner_enabled,
+            face_jpeg=images[-1] if images else None,
         )
         self._frames_after_t = t
         return visit
