@@ -1,0 +1,59 @@
+"""Helpers shared by the web tests: entries as the recorder writes them, CSRF tokens, screenshots."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from checkpoint.models import Entry
+
+ZONE = ZoneInfo("Asia/Jakarta")
+PASSWORD = "correct-horse-1"
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+def make_entry(decided_at: datetime | None = None, **fields) -> Entry:
+    """An Entry as the recorder writes it, local date and hour in Asia/Jakarta."""
+    decided_at = decided_at or datetime.now(timezone.utc)
+    local = decided_at.astimezone(ZONE)
+    values = dict(gate_id="gate-1", decided_at=decided_at, local_date=local.date().isoformat(), local_hour=local.hour,
+                  outcome="allowed", reasons="", primary_reason="", body_c=36.5, mask_class="mask",
+                  mask_confidence=0.95, face_seen=True, readings=1, calibration="offset")
+    values.update(fields)
+    if "reasons" in fields and "primary_reason" not in fields:
+        values["primary_reason"] = fields["reasons"].split(",")[0]
+    return Entry(**values)
+
+
+def store(engine, *rows):
+    with Session(engine, expire_on_commit=False) as session:
+        session.add_all(rows)
+        session.commit()
+    return rows
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def screenshot(page, name: str, sizes=((1920, 1080), (1280, 800))) -> list[Path]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for width, height in sizes:
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(100)  # let layout settle after the resize
+        path = ARTIFACTS / f"{name}_{width}x{height}.png"
+        page.screenshot(path=str(path))
+        paths.append(path)
+    return paths
+
+
+def hours_ago(hours: float) -> datetime:
+    return datetime.now(timezone.utc) - timedelta(hours=hours)
