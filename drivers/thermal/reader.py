@@ -42,6 +42,7 @@ class ScannerReader:
         self.calibrator = Calibrator(config, protocol) if protocol else None
         self._on_stop = on_stop
         self._stop = threading.Event()
+        self.connected = threading.Event()  # set while the port is open (tests and tools wait on it)
         self._thread: Optional[threading.Thread] = None
         self._port = None
         self._logged: set[str] = set()
@@ -98,6 +99,7 @@ class ScannerReader:
                 self._emit("!", self.clock.now(), "replugged")
             lost_before = True
             self._logged.discard("down")
+            self.connected.set()
             try:
                 self._session(port)
             except LOST as exc:
@@ -110,6 +112,7 @@ class ScannerReader:
                 log.exception("thermal reader error on %s; reconnecting", self.url)
                 self._stop.wait(backoff.next())
             finally:
+                self.connected.clear()
                 port.close()
 
     def _down(self, t: float, message: str) -> None:

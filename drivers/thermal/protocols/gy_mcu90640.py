@@ -10,8 +10,8 @@ preceding data"): the 16-bit wrap-around sum of the 771 little-endian words
 that precede it — header word, size word, 768 pixels and the ambient word.
 Option ``checksum = "none"`` skips the check for modules that differ.
 
-The framer hunts for ``5A 5A``; a wrong size or checksum drops only the two
-header bytes and hunts again, so garbage and cut frames resynchronise on the
+The framer hunts for ``5A 5A``; a wrong size or checksum drops only the first
+header byte and hunts again, so garbage and cut frames resynchronise on the
 next real header. ``A5 35 02 DC`` (sent at start) switches on auto-push.
 """
 
@@ -68,14 +68,14 @@ class GyFramer(Framer):
             size = buf[2] | buf[3] << 8
             if size != SIZE:
                 out.append(Fault("length_errors", f"frame size field {size}, expected {SIZE}"))
-                del buf[:2]
+                del buf[:1]
                 continue
             if len(buf) < FRAME_LEN:
                 return out
             frame = bytes(buf[:FRAME_LEN])
             if self.check and checksum16(frame[:-2]) != (frame[-2] | frame[-1] << 8):
                 out.append(Fault("crc_errors", "frame checksum mismatch"))
-                del buf[:2]
+                del buf[:1]
                 continue
             out.append(frame)
             del buf[:FRAME_LEN]
