@@ -57,7 +57,7 @@ class Event:
         return f"id: {self.cursor.token()}\nevent: {self.kind}\ndata: {json.dumps(self.data, sort_keys=True)}\n\n"
 
 
-@dataclass
+@dataclass(eq=False)
 class Subscriber:
     queue: "queue.Queue" = field(default_factory=lambda: queue.Queue(256))
     dropped: bool = False
@@ -86,6 +86,7 @@ class Broker:
         self._clock = clock
         self._lock = threading.Lock()
         self._subscribers: set[Subscriber] = set()
+        self._targets: list[Subscriber] = []
         self._cursor: Optional[Cursor] = None
         self._status: dict[str, tuple] = {}
         self._stop = threading.Event()
@@ -174,7 +175,9 @@ class Broker:
             cursor = Cursor(cursor.entry, cursor.override, exit_id)
             events.append(Event("exit", {"id": exit_id, "gate_id": gate_id}, cursor, gate_id))
         events.extend(self._status_changes(statuses, cursor))
-        self._cursor = cursor
+        with self._lock:  # a subscriber registered from now on starts after these events
+            self._cursor = cursor
+            self._targets = list(self._subscribers)
         self.polls += 1
         return events
 
@@ -192,9 +195,7 @@ class Broker:
     def _publish(self, events: list[Event]) -> None:
         if not events:
             return
-        with self._lock:
-            subscribers = list(self._subscribers)
-        for subscriber in subscribers:
+        for subscriber in self._targets:
             for event in events:
                 try:
                     subscriber.queue.put_nowait(event)

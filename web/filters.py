@@ -121,7 +121,7 @@ def _descending(sort: str) -> bool:
 
 def cursor_token(entry: Entry, sort: str) -> str:
     if sort in ("newest", "oldest"):
-        value = entry.decided_at.astimezone(timezone.utc).isoformat()
+        value = entry.decided_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # URL-safe
     else:
         value = repr(entry.body_c if entry.body_c is not None else (NO_TEMP_LOW if sort == "hottest" else NO_TEMP_HIGH))
     return f"{value}~{entry.id}"

@@ -57,3 +57,10 @@ def screenshot(page, name: str, sizes=((1920, 1080), (1280, 800))) -> list[Path]
 
 def hours_ago(hours: float) -> datetime:
     return datetime.now(timezone.utc) - timedelta(hours=hours)
+
+
+def store_status(engine, status) -> None:
+    """Write a gate's heartbeat row as the recorder does (insert or replace)."""
+    with Session(engine) as session:
+        session.merge(status)
+        session.commit()
