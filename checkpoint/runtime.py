@@ -25,6 +25,7 @@ from checkpoint.counts import occupancy
 from checkpoint.db import open_database
 from checkpoint.entries import local_date_hour
 from checkpoint.faces import FaceStore
+from checkpoint.forwarder import Forwarder
 from checkpoint.health import ComponentHealth, HealthRegistry
 from checkpoint.messages import SensorStatus
 from checkpoint.recorder import Recorder, gate_status
@@ -47,6 +48,7 @@ class AgentRuntime:
         self.scanner = None
         self.camera = None
         self.recorder: Optional[Recorder] = None
+        self.forwarder: Optional[Forwarder] = None
         self.agent: Optional[Agent] = None
         self.started_at: Optional[datetime] = None
 
@@ -59,6 +61,10 @@ class AgentRuntime:
         now = self.clock.now()
         self.started_at = datetime.fromtimestamp(now, tz=timezone.utc)
         self.recorder = Recorder(self.engine, self.health.reporter("database"), clock=self.clock.now).start()
+        if settings.database.central_url:
+            self.forwarder = Forwarder(self.engine, settings.database.central_url, self.health.reporter("central"),
+                                       clock=self.clock.now, batch=settings.database.forward_batch).start()
+            self.recorder.on_committed(lambda rows: self.forwarder.kick())
         day, _ = local_date_hour(now, settings.zone)
         self.faces = FaceStore(settings.data_path) if settings.privacy.store_face_images else None
         self.agent = Agent(settings, self.recorder, Occupancy(settings.zone, day, self._occupancy_in_log(day)),
@@ -83,6 +89,8 @@ class AgentRuntime:
         if self.recorder is not None:
             self._publish_status()
             self.recorder.stop()
+        if self.forwarder is not None:
+            self.forwarder.stop()
         log.info("agent stopped")
 
     def put(self, event: Event) -> None:
@@ -147,13 +155,17 @@ class AgentRuntime:
     def _publish_status(self) -> None:
         gate = self.settings.gate
         now = self.clock.now()
-        self.recorder.publish_status(gate_status(
+        status = gate_status(
             gate.id, gate.name, gate.timezone, self.health.snapshot(now), self.backlog(),
             self.settings.rules.capacity.limit, self.started_at, now,
-        ))
+        )
+        if self.forwarder is not None:
+            self.forwarder.publish_status(status)
+        self.recorder.publish_status(status)
 
     def backlog(self) -> int:
-        return self.recorder.backlog if self.recorder else 0
+        backlog = self.recorder.backlog if self.recorder else 0
+        return backlog + (self.forwarder.pending() if self.forwarder else 0)
 
     def _purge_faces(self, day: str) -> None:
         if self.faces is None or self._last_purge_day == day:

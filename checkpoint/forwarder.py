@@ -1,0 +1,278 @@
+"""Store-and-forward: the local log is the outbox, the central database the destination.
+
+The recorder commits every entry (and exit) to the gate's own SQLite first.
+The forwarder copies rows whose ``forwarded_at`` is NULL to the central
+database, oldest first, in batches:
+
+1. read up to ``batch`` unforwarded rows, ordered by local id;
+2. insert them centrally in one transaction with ``ON CONFLICT (uid) DO
+   NOTHING`` and commit;
+3. set ``forwarded_at`` on them locally, in one transaction.
+
+A crash between 2 and 3 sends the same rows again on the next pass; the
+conflict clause ignores them, so nothing is lost and nothing is doubled. Rows
+are copied without the local ``id`` (the central database numbers its own) and
+without ``forwarded_at``. While the central database is unreachable rows wait
+in the outbox (``pending()``), the ``central`` component is down (logged once
+per episode) and connection attempts back off up to ``retry_max_s``. The
+recorder's commit listener calls ``kick()`` so a new entry leaves at once; a
+poll every ``poll_s`` is the fallback. The newest heartbeat handed to
+``publish_status`` is upserted into the central ``gate_status`` table.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Callable, Optional
+
+from sqlalchemy import Table, func, select, text, update
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from checkpoint.db import make_engine, migrate
+from checkpoint.health import ComponentReporter
+from checkpoint.models import Entry, Exit, GateStatus
+
+log = logging.getLogger(__name__)
+
+FORWARDED: tuple[Table, ...] = (Entry.__table__, Exit.__table__)  # overrides are written centrally by the web app
+NOT_COPIED = ("id", "forwarded_at")
+MIGRATE_LOCK = 0x43_4B_50_54  # "CKPT": serializes first-connect migrations of many agents on PostgreSQL
+
+
+def central_engine(url: str, connect_timeout_s: int = 3) -> Engine:
+    """An engine for the central database that notices a dead server quickly."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return make_engine(url)
+    from sqlmodel import create_engine
+
+    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2, connect_args={
+        "connect_timeout": connect_timeout_s,
+        "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+        "tcp_user_timeout": connect_timeout_s * 3000,  # ms: unacknowledged writes fail instead of hanging
+    })
+
+
+def _insert(dialect: str):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise ValueError(f"store-and-forward needs PostgreSQL or SQLite centrally, not {dialect}")
+    return insert
+
+
+class Forwarder:
+    def __init__(self, local_engine: Engine, central_url: str, reporter: ComponentReporter,
+                 clock: Callable[[], float] = time.time, batch: int = 200, retry_max_s: float = 5.0,
+                 poll_s: float = 0.5, retry_initial_s: float = 0.2, connect_timeout_s: int = 3) -> None:
+        if make_url(central_url) == local_engine.url:
+            raise ValueError("the central database is the local one: nothing to forward to")
+        self._local = local_engine
+        self._central_url = central_url
+        self._connect_timeout_s = connect_timeout_s
+        self._central: Optional[Engine] = None
+        self._reporter = reporter
+        self._clock = clock
+        self._batch = batch
+        self._retry_initial_s = retry_initial_s
+        self._retry_max_s = retry_max_s
+        self._poll_s = poll_s
+        self._migrated = False
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._status: Optional[dict] = None
+        self._pending = 0
+        self._thread: Optional[threading.Thread] = None
+        self._idle = threading.Condition()
+        self.forwarded = 0  # rows marked forwarded by this process
+        self.passes = 0
+        self.failed_attempts = 0
+
+    # -- the agent's side -------------------------------------------------------
+
+    def start(self) -> "Forwarder":
+        self._thread = threading.Thread(target=self._run, name="forwarder", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, flush_timeout: float = 2.0) -> bool:
+        """Deliver what is pending if the central database answers (up to ``flush_timeout``), then stop.
+
+        Returns True if nothing was left in the outbox. What is left stays in
+        the local log and leaves with the next start.
+        """
+        flushed = self.flush(flush_timeout) if flush_timeout > 0 else False
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self._connect_timeout_s * 3 + 5)
+        if self._central is not None:
+            self._central.dispose()
+        return flushed
+
+    def kick(self) -> None:
+        """New rows were committed locally: forward them now rather than at the next poll."""
+        self._wake.set()
+
+    def publish_status(self, status: GateStatus) -> None:
+        """Replace the heartbeat to upsert centrally (only the newest matters)."""
+        values = {column.name: getattr(status, column.name) for column in GateStatus.__table__.columns}
+        with self._lock:
+            self._status = values
+        self._wake.set()
+
+    def pending(self) -> int:
+        """Rows in the local log not yet in the central one (entries and exits)."""
+        try:
+            with self._local.connect() as connection:
+                count = sum(connection.execute(
+                    select(func.count()).select_from(table).where(table.c.forwarded_at.is_(None))).scalar_one()
+                    for table in FORWARDED)
+        except SQLAlchemyError as exc:  # the local log is busy or gone: show the last count
+            log.debug("cannot count the outbox: %s", exc)
+            return self._pending
+        self._pending = count
+        return count
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until the outbox is empty and the newest heartbeat is delivered."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                status_waiting = self._status is not None
+            if not status_waiting and self.pending() == 0:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._thread is None or not self._thread.is_alive():
+                return False
+            self._wake.set()
+            with self._idle:
+                self._idle.wait(min(remaining, 0.1))
+
+    # -- the forwarding thread ----------------------------------------------------
+
+    def _run(self) -> None:
+        delay = self._retry_initial_s
+        failing = False
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                moved = self._pass()
+            except _LocalError as exc:  # the outbox itself is busy (locked): not the central's fault
+                log.warning("cannot read or mark the local outbox, will retry: %s", _short(exc.__cause__ or exc))
+                self._stop.wait(delay)
+                delay = min(delay * 2, self._retry_max_s)
+                continue
+            except (SQLAlchemyError, OSError) as exc:
+                self.failed_attempts += 1
+                message = _short(exc)
+                if not failing:
+                    log.error("central database unreachable, entries wait in the local outbox: %s", message)
+                    failing = True
+                self._reporter.down(self._clock(), f"central database unreachable: {message}")
+                self._reporter.count("forward_errors")
+                if self._central is not None:
+                    self._central.dispose()  # fresh connections after the outage
+                # kicks do not shorten the backoff: a busy gate would otherwise hammer a dead server
+                self._stop.wait(delay)
+                delay = min(delay * 2, self._retry_max_s)
+                continue
+            delay = self._retry_initial_s
+            if failing:
+                log.info("central database reachable again; outbox delivery resumed")
+                failing = False
+            self._reporter.ok(self._clock())
+            with self._idle:
+                self._idle.notify_all()
+            if moved >= self._batch:
+                continue  # more waiting: no pause between full batches
+            self._wake.wait(self._poll_s)
+
+    def _engine(self) -> Engine:
+        if self._central is None:
+            self._central = central_engine(self._central_url, self._connect_timeout_s)
+        if not self._migrated:
+            self._migrate(self._central)
+            self._migrated = True
+        return self._central
+
+    @staticmethod
+    def _migrate(engine: Engine) -> None:
+        if engine.dialect.name != "postgresql":
+            migrate(engine)
+            return
+        with engine.connect() as lock:  # many agents may connect first at the same moment
+            lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATE_LOCK})
+            try:
+                migrate(engine)
+            finally:
+                lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATE_LOCK})
+                lock.commit()
+
+    def _pass(self) -> int:
+        """One round: a batch of each table, then the heartbeat. Returns the most rows moved from one table."""
+        central = self._engine()
+        moved = 0
+        for table in FORWARDED:
+            moved = max(moved, self._forward(central, table))
+        with self._lock:
+            status = self._status
+        if status is not None:
+            with central.begin() as connection:
+                self._upsert_status(connection, status)
+            with self._lock:
+                if self._status is status:
+                    self._status = None
+        self.passes += 1
+        return moved
+
+    def _forward(self, central: Engine, table: Table) -> int:
+        columns = [column for column in table.columns if column.name not in NOT_COPIED]
+        try:
+            with self._local.connect() as connection:
+                rows = connection.execute(
+                    select(table.c.id, *columns).where(table.c.forwarded_at.is_(None))
+                    .order_by(table.c.id).limit(self._batch)).all()
+        except SQLAlchemyError as exc:
+            raise _LocalError() from exc
+        if not rows:
+            return 0
+        ids = [row[0] for row in rows]
+        values = [{column.name: value for column, value in zip(columns, row[1:])} for row in rows]
+        insert = _insert(central.dialect.name)
+        with central.begin() as connection:
+            connection.execute(insert(table).on_conflict_do_nothing(index_elements=["uid"]), values)
+        # sent: a crash from here to the local commit re-sends these rows, which the conflict clause ignores
+        stamp = datetime.fromtimestamp(self._clock(), tz=timezone.utc)
+        try:
+            with self._local.begin() as connection:
+                connection.execute(update(table).where(table.c.id.in_(ids)).values(forwarded_at=stamp))
+        except SQLAlchemyError as exc:
+            raise _LocalError() from exc
+        self.forwarded += len(ids)
+        self._reporter.count("forwarded", len(ids))
+        return len(ids)
+
+    @staticmethod
+    def _upsert_status(connection: Connection, values: dict) -> None:
+        table = GateStatus.__table__
+        insert = _insert(connection.dialect.name)
+        statement = insert(table).values(values)
+        changed = {name: statement.excluded[name] for name in values if name != "gate_id"}
+        connection.execute(statement.on_conflict_do_update(index_elements=["gate_id"], set_=changed))
+
+
+class _LocalError(Exception):
+    """The local outbox could not be read or marked (the central database may be fine)."""
+
+
+def _short(exc: BaseException) -> str:
+    text_ = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text_[:200]
