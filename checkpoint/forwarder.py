@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 FORWARDED: tuple[Table, ...] = (Entry.__table__, Exit.__table__)  # overrides are written centrally by the web app
 NOT_COPIED = ("id", "forwarded_at")
 MIGRATE_LOCK = 0x43_4B_50_54  # "CKPT": serializes first-connect migrations of many agents on PostgreSQL
+# alembic runs migrations through module-level proxies (alembic.context, alembic.op): two threads migrating
+# at once in one process see each other's connections, so forwarders in one process migrate one at a time
+MIGRATION_LOCK = threading.Lock()  # also for other in-process callers of checkpoint.db.migrate
 
 
 def central_engine(url: str, connect_timeout_s: int = 3) -> Engine:
@@ -205,9 +208,14 @@ class Forwarder:
 
     @staticmethod
     def _migrate(engine: Engine) -> None:
-        if engine.dialect.name != "postgresql":
-            migrate(engine)
-            return
+        with MIGRATION_LOCK:
+            if engine.dialect.name != "postgresql":
+                migrate(engine)
+                return
+            Forwarder._migrate_postgresql(engine)
+
+    @staticmethod
+    def _migrate_postgresql(engine: Engine) -> None:
         with engine.connect() as lock:  # many agents may connect first at the same moment
             lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATE_LOCK})
             try:
