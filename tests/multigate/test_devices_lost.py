@@ -1,0 +1,135 @@
+"""A live agent keeps running while its scanner is unplugged and its camera lost, and both come back by themselves.
+
+Real parts: AgentRuntime, the thermal reader on a virtual scanner's pseudo-terminal (unplugged and
+replugged like a USB cable), the OpenCV capture of a video file that ends and is gone (lost) until it is
+written again (back), the recorder and the GateStatus heartbeat in the gate's SQLite log.
+
+The mask classifier is the one shipped in drivers/mask/models when it is there; while the model is not
+trained yet (no mask_classifier.onnx/.json), frames go through a stand-in that reports a masked face on
+every frame the capture delivers, so that camera frames still reach the decisions.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+import drivers.vision
+from checkpoint.config import Settings
+from checkpoint.db import open_database
+from checkpoint.health import DOWN, OK
+from checkpoint.messages import MASK, MASK_BELOW_NOSE, NO_MASK, Box, MaskObservation
+from checkpoint.models import Entry, GateStatus
+from checkpoint.runtime import AgentRuntime
+from conftest import wait_until
+from drivers.thermal.virtual import VirtualScanner
+
+
+def write_video(path: Path, seconds: float, fps: float = 20.0, size=(160, 120)) -> None:
+    partial = path.with_name("partial-" + path.name)
+    writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    assert writer.isOpened()
+    for i in range(int(seconds * fps)):
+        writer.write(np.full((size[1], size[0], 3), (i * 7) % 256, np.uint8))
+    writer.release()
+    partial.rename(path)  # appears whole, as a camera coming back would
+
+
+class MaskedFaceStandIn:
+    """Stands in for MaskPipeline while no trained classifier ships: every frame shows a masked face."""
+
+    def __init__(self, config, roi=None) -> None:
+        self.frames = 0
+
+    def observe(self, frame, t: float) -> MaskObservation:
+        self.frames += 1
+        height, width = frame.shape[:2]
+        return MaskObservation(t=t, box=Box(width * 0.25, height * 0.2, width * 0.5, height * 0.6),
+                               probs={MASK: 0.97, NO_MASK: 0.02, MASK_BELOW_NOSE: 0.01}, faces_in_frame=1,
+                               frame_size=(width, height))
+
+
+@pytest.fixture
+def mask_pipeline(monkeypatch):
+    try:
+        from drivers.mask.classifier import MaskClassifier
+
+        MaskClassifier(None)
+        return "real"
+    except (FileNotFoundError, cv2.error):
+        monkeypatch.setattr(drivers.vision, "MaskPipeline", MaskedFaceStandIn)
+        return "stand-in"
+
+
+def gate_row(engine) -> dict:
+    with engine.connect() as connection:
+        row = connection.execute(select(GateStatus.components, GateStatus.updated_at)).first()
+    if row is None:
+        return {}
+    return {name: item["state"] for name, item in json.loads(row[0]).items()} | {"updated_at": row[1]}
+
+
+def entries_after(engine, after: float) -> list:
+    with engine.connect() as connection:
+        rows = connection.execute(select(Entry.decided_at, Entry.outcome, Entry.body_c, Entry.mask_class,
+                                         Entry.reasons).order_by(Entry.id)).all()
+    return [row for row in rows if row[0].timestamp() > after]
+
+
+@pytest.mark.slow
+def test_scanner_unplugged_and_camera_lost_both_recover(tmp_path, mask_pipeline):
+    video = tmp_path / "camera.avi"
+    write_video(video, seconds=3)
+    scanner = VirtualScanner("ascii", idle_interval_s=0.2)
+    path = scanner.start()
+    local_url = f"sqlite:///{tmp_path / 'gate.db'}"
+    settings = Settings.model_validate({
+        "data_dir": str(tmp_path), "gate": {"id": "west"},
+        "scanner": {"url": path, "protocol": "ascii", "timeout_s": 2.0, "reconnect_max_s": 0.5},
+        "camera": {"source": str(video), "fps": 10, "stall_s": 1.0},
+        "database": {"url": local_url},
+    })
+    local = open_database(local_url)
+    runtime = AgentRuntime(settings, engine=local, heartbeat_s=0.2).start()
+    health = runtime.health
+    try:
+        assert wait_until(lambda: health.get("scanner").state == OK and health.get("camera").state == OK)
+        assert wait_until(lambda: gate_row(local).get("scanner") == OK and gate_row(local).get("camera") == OK)
+
+        scanner.unplug()
+        video.unlink()  # the capture still plays its open copy; when it ends, reopening fails: lost
+        assert wait_until(lambda: health.get("scanner").state == DOWN, timeout=10)
+        assert wait_until(lambda: health.get("camera").state == DOWN, timeout=10)
+        assert wait_until(lambda: gate_row(local).get("scanner") == DOWN and gate_row(local).get("camera") == DOWN)
+        # the agent keeps running: its threads live and the heartbeat keeps coming
+        beat = gate_row(local)["updated_at"]
+        assert wait_until(lambda: gate_row(local)["updated_at"] > beat)
+        assert all(thread.is_alive() for thread in runtime._threads)
+        # it keeps trying to reopen the lost camera
+        assert wait_until(lambda: health.get("camera").counters.get("open_failures", 0) >= 1)
+        assert health.get("camera").state == DOWN
+
+        scanner.replug()
+        write_video(video, seconds=60)
+        assert wait_until(lambda: health.get("scanner").state == OK, timeout=10)
+        assert wait_until(lambda: health.get("camera").state == OK, timeout=30)  # reopen backoff may have grown
+        assert wait_until(lambda: gate_row(local).get("scanner") == OK and gate_row(local).get("camera") == OK)
+
+        recovered = time.time()
+        assert wait_until(lambda: runtime.camera.analysed > 0 and runtime.camera.capture.frames > 0)
+        scanner.send_temperature(36.6)
+        assert wait_until(lambda: entries_after(local, recovered), timeout=20), "no visitor decided after recovery"
+        decided = entries_after(local, recovered)[0]
+        assert decided.body_c == pytest.approx(36.6, abs=0.05)
+        if mask_pipeline == "stand-in":
+            assert (decided.outcome, decided.mask_class) == ("allowed", MASK)
+    finally:
+        runtime.stop()
+        scanner.stop()
+        local.dispose()
