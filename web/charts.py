@@ -13,42 +13,45 @@ AXIS, GRID, TEXT = "#5b6773", "#e3e7ec", "#15202b"
 
 
 def _nice_max(value: float) -> int:
-    if value <= 5:
-        return 5
-    magnitude = 10 ** int(math.floor(math.log10(value)))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return int(math.ceil(step * magnitude))
-    return int(value)
+    """The smallest 4 x (1, 2 or 5 x 10^k) that holds ``value``: whole-number grid lines."""
+    if value <= 4:
+        return 4
+    step = value / 4
+    magnitude = 10 ** int(math.floor(math.log10(step)))
+    for factor in (1, 2, 5, 10):
+        if step <= factor * magnitude:
+            return 4 * factor * magnitude
+    return int(math.ceil(value))
 
 
-def _frame(title: str, top: int, parts: list[str], height: int = HEIGHT) -> Markup:
+def _frame(title: str, top: int, parts: list[str], height: int = HEIGHT, width: int = WIDTH) -> Markup:
     body = "".join(parts)
-    return Markup(f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}" '
+    return Markup(f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
                   f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>{body}</svg>')
 
 
-def _y_axis(top: int) -> list[str]:
+def _y_axis(top: int, width: int) -> list[str]:
     parts = []
     plot_h = HEIGHT - TOP - BOTTOM
     for i in range(5):
         value = top * i / 4
         y = HEIGHT - BOTTOM - plot_h * i / 4
-        parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="{GRID}"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="12" fill="{AXIS}">{value:g}</text>')
-    parts.append(f'<line x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - BOTTOM}" stroke="{AXIS}"/>')
+        parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{width - RIGHT}" y2="{y:.1f}" stroke="{GRID}"/>')
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="14" fill="{AXIS}">{value:g}</text>')
+    parts.append(f'<line x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{width - RIGHT}" y2="{HEIGHT - BOTTOM}" stroke="{AXIS}"/>')
     return parts
 
 
-def stacked_bars(title: str, labels: Sequence[str], series: Sequence[tuple[str, str, Sequence[int]]]) -> Markup:
+def stacked_bars(title: str, labels: Sequence[str], series: Sequence[tuple[str, str, Sequence[int]]],
+                 width: int = WIDTH) -> Markup:
     """Vertical bars, one per label, stacked by series (name, colour, values)."""
     totals = [sum(values[i] for _, _, values in series) for i in range(len(labels))]
     top = _nice_max(max(totals, default=0))
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_w, plot_h = width - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(labels), 1)
     bar = max(min(slot * 0.7, 60), 1)
     every = max(1, math.ceil(len(labels) / 16))
-    parts = _y_axis(top)
+    parts = _y_axis(top, width)
     for i, label in enumerate(labels):
         x = LEFT + slot * i + (slot - bar) / 2
         y = HEIGHT - BOTTOM
@@ -59,16 +62,17 @@ def stacked_bars(title: str, labels: Sequence[str], series: Sequence[tuple[str, 
                 parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{colour}">'
                              f'<title>{escape(label)} · {escape(name)}: {values[i]}</title></rect>')
         if totals[i] and len(labels) <= 31:
-            parts.append(f'<text x="{x + bar / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle" font-size="12" '
+            parts.append(f'<text x="{x + bar / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle" font-size="14" '
                          f'fill="{TEXT}">{totals[i]}</text>')
         if i % every == 0:
-            parts.append(f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="12" '
+            parts.append(f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="14" '
                          f'fill="{AXIS}">{escape(label)}</text>')
-    return _frame(title, top, parts)
+    return _frame(title, top, parts, HEIGHT, width)
 
 
-def bars(title: str, labels: Sequence[str], values: Sequence[int], colour: str = "#0b5cad") -> Markup:
-    return stacked_bars(title, labels, [(title, colour, values)])
+def bars(title: str, labels: Sequence[str], values: Sequence[int], colour: str = "#0b5cad",
+         width: int = WIDTH) -> Markup:
+    return stacked_bars(title, labels, [(title, colour, values)], width)
 
 
 def horizontal_bars(title: str, labels: Sequence[str], values: Sequence[int], colour: str = "#b71c1c") -> Markup:

@@ -66,7 +66,7 @@ def index():
         (translate("screen.allowed"), GREEN, [c.allowed for c in days]),
         (translate("screen.denied"), RED, [c.denied for c in days]),
         (translate("screen.remeasure"), AMBER, [c.remeasure for c in days]),
-    ])
+    ], width=1200)
     hourly_chart = charts.bars(translate("reports.hourly"), [f"{h:02d}" for h in range(24)], one_day.hourly)
     reason_chart = charts.horizontal_bars(translate("reports.reasons"), [reason_label(c) for c, _ in reason_rows],
                                           [n for _, n in reason_rows], RED)

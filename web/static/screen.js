@@ -61,10 +61,22 @@
         if (response.redirected || !response.ok) { throw new Error("status " + response.status); }
         return response.text();
       })
-      .then(function (html) { live.innerHTML = html; live.dataset.refreshed = String(Date.now()); })
+      .then(function (html) { live.innerHTML = html; live.dataset.refreshed = String(Date.now()); trimRows(); })
       .catch(function () { /* the next event or timer tries again */ })
       .then(function () { fetching = false; if (dirty) { refresh(); } });
   }
+
+  // Show only the rows of the latest entries that fit whole in their box (no half-cut row at the bottom).
+  function trimRows() {
+    var box = live.querySelector(".recent");
+    if (!box) { return; }
+    var rows = box.querySelectorAll("tbody tr");
+    rows.forEach(function (row) { row.classList.remove("beyond"); });
+    var limit = box.getBoundingClientRect().bottom - 6;
+    rows.forEach(function (row) { if (row.getBoundingClientRect().bottom > limit) { row.classList.add("beyond"); } });
+  }
+  trimRows();
+  window.addEventListener("resize", trimRows);
 
   function setConn(ok) {
     if (!conn) { return; }
