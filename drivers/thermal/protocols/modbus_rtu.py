@@ -22,12 +22,24 @@ EXCEPTIONS = {1: "illegal function", 2: "illegal data address", 3: "illegal data
               4: "slave device failure", 5: "acknowledge", 6: "slave device busy"}
 
 
-def crc16(data: bytes) -> int:
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte
+def _table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
         for _ in range(8):
             crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_TABLE = _table()
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16/MODBUS: init 0xFFFF, reflected polynomial 0xA001 (table-driven)."""
+    crc = 0xFFFF
+    for byte in data:
+        crc = (crc >> 8) ^ _TABLE[(crc ^ byte) & 0xFF]
     return crc
 
 
@@ -135,11 +147,8 @@ class ModbusRtuProtocol(ScannerProtocol):
         o = self.options
         while len(request) >= 8:
             frame, rest = request[:8], request[8:]
-            if crc16(frame[:6]) != int.from_bytes(frame[6:], "little"):
-                request = request[1:]
-                continue
-            if frame[0] != o.slave:
-                request = rest
+            if frame[0] != o.slave or crc16(frame[:6]) != int.from_bytes(frame[6:], "little"):
+                request = request[1:]  # not a request for us (other slaves' traffic, noise)
                 continue
             if frame[1] not in (3, 4):
                 return with_crc(bytes([o.slave, frame[1] | 0x80, 1])), rest
