@@ -30,6 +30,9 @@ def configure(parser) -> None:
     ev.add_argument("--split", choices=["train", "val"], help="only this part of the deterministic split")
     ev.add_argument("--limit", type=int, help="evaluate an evenly spread sample of this many images")
     ev.add_argument("--threads", type=int, default=1, help="OpenCV threads (default 1)")
+    ev.add_argument("--min-face-px", type=int, default=8,
+                    help="smallest face counted (default 8, the least the configuration allows: the photos are "
+                         "small, mask.min_face_px is meant for live 640x480 frames)")
     ev.add_argument("--json", action="store_true", help="print JSON only (default also prints JSON)")
     tr = sub.add_parser("train", help="train the mask classifier (needs torch)")
     tr.add_argument("data_dir")
@@ -87,10 +90,12 @@ def _eval(args) -> int:
             print(f"{i}/{n} images", file=sys.stderr)
 
     try:
-        figures = evaluate(args.dir, _mask_config(args), split=args.split, limit=args.limit, progress=progress)
+        config = _mask_config(args).model_copy(update={"min_face_px": args.min_face_px})
+        figures = evaluate(args.dir, config, split=args.split, limit=args.limit, progress=progress)
     except FileNotFoundError as exc:
         print(f"checkpoint: {exc}", file=sys.stderr)
         return 2
+    figures["min_face_px"] = config.min_face_px
     print(json.dumps(figures))
     return 0
 

@@ -52,7 +52,7 @@ def photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     size = img.shape[0]
-    if rng.random() < 0.25:  # far away: few pixels on the face
+    if rng.random() < 0.2:  # far away: few pixels on the face
         small = int(rng.integers(14, 33))
         img = cv2.resize(cv2.resize(img, (small, small), interpolation=cv2.INTER_AREA), (size, size),
                          interpolation=cv2.INTER_LINEAR)
@@ -61,7 +61,7 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.1:  # JPEG artefacts
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(20, 60))])
         img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    if rng.random() < 0.25:  # partial occlusion by a small patch of noise
+    if rng.random() < 0.15:  # partial occlusion by a small patch of noise
         ph, pw = (rng.uniform(0.12, 0.3, 2) * size).astype(int)
         y, x = rng.integers(0, size - ph), rng.integers(0, size - pw)
         img = img.copy()
@@ -73,7 +73,7 @@ def grey_border(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Grey strips like those ``crop_face`` adds beyond the frame edge. Tight
     crops (no border in the source) are commoner without masks in the data, so
     strips on every class keep the border from being read as a class cue."""
-    if rng.random() >= 0.35:
+    if rng.random() >= 0.3:
         return img
     img = img.copy()
     size = img.shape[0]

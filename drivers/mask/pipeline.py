@@ -14,15 +14,19 @@ from drivers.mask.crops import crop_face
 from drivers.mask.face_detector import Face, FaceDetector
 
 Roi = tuple[float, float, float, float]
+CONFIDENT_SCORE = 0.5  # faces at least this sure are preferred over larger, doubtful ones
 
 
 def choose_visitor(faces: Sequence[Face], frame_size: tuple[int, int], roi: Optional[Roi] = None,
                    min_face_px: float = 0) -> Optional[Face]:
     """The visitor: the largest face whose centre lies in the region of interest
     (fractions x, y, w, h of the frame) and whose shorter side is at least
-    ``min_face_px``; None when there is none."""
+    ``min_face_px``; None when there is none.
+
+    Faces scoring at least CONFIDENT_SCORE are preferred: a large doubtful
+    detection (a poster, a patterned shirt) does not hide a clear face."""
     width, height = frame_size
-    best = None
+    candidates = []
     for f in faces:
         if min(f.w, f.h) < min_face_px:
             continue
@@ -31,9 +35,9 @@ def choose_visitor(faces: Sequence[Face], frame_size: tuple[int, int], roi: Opti
             rx, ry, rw, rh = roi
             if not (rx <= cx <= rx + rw and ry <= cy <= ry + rh):
                 continue
-        if best is None or f.area > best.area:
-            best = f
-    return best
+        candidates.append(f)
+    confident = [f for f in candidates if f.score >= CONFIDENT_SCORE]
+    return max(confident or candidates, key=lambda f: f.area, default=None)
 
 
 def face_quality(face: Face, crop_bgr: np.ndarray) -> FaceQuality:

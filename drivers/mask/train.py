@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ from drivers.mask.pipeline import choose_visitor
 CLASSES = (MASK, NO_MASK)
 INPUT_SIZE = 64
 MODEL_NAME = "mask_classifier"
+EMA_DECAY = 0.995
 
 
 def prepare(data_dir: Path, face_score: float, log: Callable[[str], None]) -> dict:
@@ -38,7 +40,7 @@ def prepare(data_dir: Path, face_score: float, log: Callable[[str], None]) -> di
     inference crops for validation."""
     detector = FaceDetector(face_score)
     items = list_images(data_dir)
-    ctx, crops, labels, is_val, found = [], [], [], [], []
+    ctx, crops, labels, is_val, found, names = [], [], [], [], [], []
     for i, (path, label) in enumerate(items):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
@@ -52,10 +54,11 @@ def prepare(data_dir: Path, face_score: float, log: Callable[[str], None]) -> di
         labels.append(CLASSES.index(label))
         is_val.append(split_of(path.name) == "val")
         found.append(face is not None)
+        names.append(path.name)
         if (i + 1) % 500 == 0 or i + 1 == len(items):
             log(f"faces: {i + 1}/{len(items)} images, no face in {len(found) - sum(found)}")
     return {"ctx": np.stack(ctx), "crops": np.stack(crops), "labels": np.array(labels),
-            "val": np.array(is_val), "found": np.array(found)}
+            "val": np.array(is_val), "found": np.array(found), "names": names}
 
 
 def build_model(width: int = 16):
@@ -77,13 +80,23 @@ def build_model(width: int = 16):
                 sep(4 * w, 4 * w, 2), sep(4 * w, 8 * w, 1),  # 8 px
                 sep(8 * w, 8 * w, 2),  # 4 px
             )
-            self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(8 * w, len(CLASSES)))
+            self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.1), nn.Linear(8 * w, len(CLASSES)))
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: raw BGR 0..255, NCHW
             x = self.features(x * (1 / 127.5) - 1.0)
             return self.head(x.mean(dim=(2, 3), keepdim=True))
 
     return MaskNet()
+
+
+def update_ema(ema, model, decay: float) -> None:
+    import torch
+    with torch.no_grad():
+        for e, m in zip(ema.state_dict().values(), model.state_dict().values()):
+            if e.dtype.is_floating_point:
+                e.mul_(decay).add_(m.detach(), alpha=1 - decay)
+            else:
+                e.copy_(m)
 
 
 def to_tensor(batch: np.ndarray):
@@ -132,7 +145,7 @@ def export(model, out_dir: Path, check_crops: np.ndarray, meta: dict) -> Path:
     return path
 
 
-def train(data_dir: str | Path, out_dir: str | Path, epochs: int = 60, seed: int = 0, batch: int = 64,
+def train(data_dir: str | Path, out_dir: str | Path, epochs: int = 80, seed: int = 0, batch: int = 64,
           face_score: float = 0.3, log: Callable[[str], None] = print) -> dict:
     import torch
     from torch import nn
@@ -147,6 +160,7 @@ def train(data_dir: str | Path, out_dir: str | Path, epochs: int = 60, seed: int
     log(f"train {len(y)} images, validation {int(va.sum())} images ({time.monotonic() - start:.0f} s)")
 
     model = build_model()
+    ema = copy.deepcopy(model)  # exponential moving average of the weights: the exported model
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.02)
     steps = epochs * ((len(y) + batch - 1) // batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.15)
@@ -165,13 +179,15 @@ def train(data_dir: str | Path, out_dir: str | Path, epochs: int = 60, seed: int
             loss.backward()
             opt.step()
             sched.step()
+            update_ema(ema, model, EMA_DECAY)
             total += float(loss.detach()) * len(idx)
             correct += int((out.argmax(1) == yb).sum())
             seen += len(idx)
-        val = figures(predict(model, data["crops"][va]), data["labels"][va], data["found"][va])
+        val = figures(predict(ema, data["crops"][va]), data["labels"][va], data["found"][va])
         log(f"epoch {epoch:3d}/{epochs}  loss {total / seen:.4f}  train acc {correct / seen:.4f}  "
             f"val acc {val['accuracy']:.4f}  ({time.monotonic() - start:.0f} s)")
 
+    model = ema
     val = figures(predict(model, data["crops"][va]), data["labels"][va], data["found"][va])
     meta = {
         "classes": list(CLASSES), "input_size": INPUT_SIZE, "input": "BGR 0..255, NCHW (scaling inside the model)",
