@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Optional
 
 import serial
@@ -28,9 +29,19 @@ def open_port(url: str, baudrate: int, dtr: Optional[bool] = None) -> serial.Ser
     try:
         port.open()
     except BaseException:
-        port.close()
+        close_port(port)
         raise
     return port
+
+
+def close_port(port: serial.SerialBase) -> None:
+    """Close a port, and the log file a ``spy://...?file=`` port opened (pyserial 3.5 leaves it open)."""
+    try:
+        port.close()
+    finally:
+        output = getattr(getattr(port, "formatter", None), "output", None)
+        if output is not None and output not in (sys.stderr, sys.stdout) and not output.closed:
+            output.close()
 
 
 class Backoff:

@@ -23,7 +23,7 @@ from checkpoint.health import ComponentReporter
 from checkpoint.messages import ThermalReading
 from drivers.thermal.base import Fault, ScannerProtocol
 from drivers.thermal.calibrate import Calibrator, Region
-from drivers.thermal.link import Backoff, device_missing, open_port
+from drivers.thermal.link import Backoff, close_port, device_missing, open_port
 from drivers.thermal.protocols.modbus_rtu import gap_s
 
 log = logging.getLogger("drivers.thermal")
@@ -80,7 +80,7 @@ class ScannerReader:
 
     def _run(self) -> None:
         backoff = Backoff(self.config.reconnect_max_s)
-        lost_before = False
+        opened_before = False
         while not self._stop.is_set():
             t = self.clock.now()
             if device_missing(self.url):
@@ -95,9 +95,9 @@ class ScannerReader:
                 self._stop.wait(backoff.next())
                 continue
             backoff.reset()
-            if lost_before:
+            if opened_before:
                 self._emit("!", self.clock.now(), "replugged")
-            lost_before = True
+            opened_before = True
             self._logged.discard("down")
             self.connected.set()
             try:
@@ -113,7 +113,7 @@ class ScannerReader:
                 self._stop.wait(backoff.next())
             finally:
                 self.connected.clear()
-                port.close()
+                close_port(port)
 
     def _down(self, t: float, message: str) -> None:
         if "down" not in self._logged:

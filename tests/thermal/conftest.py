@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -38,8 +39,15 @@ class Collector:
             self._cond.notify_all()
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
+        """Wait until predicate() holds; woken by new items, and every 20 ms for outside state (counters)."""
+        deadline = time.monotonic() + timeout
         with self._cond:
-            return self._cond.wait_for(predicate, timeout)
+            while not predicate():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.02))
+            return True
 
     def readings_where(self, test: Callable) -> list:
         with self._cond:

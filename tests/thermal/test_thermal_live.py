@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -199,3 +200,24 @@ def test_reader_without_start_and_double_stop_are_harmless(registry):
     reader.stop()
     reader.stop()
     assert not reader.running
+
+
+def test_spy_url_wraps_a_pty_and_logs_traffic(virtual, reader_for, collector, tmp_path):
+    device = virtual("optris", idle_c=36.2)
+    log = tmp_path / "spy.txt"
+    reader_for(f"spy://{device.path}?file={log}", "optris", options={"poll_interval_s": 0.05})
+    assert collector.wait_for(hot(collector, 36.2), 3)
+    assert "TX" in log.read_text() or "RX" in log.read_text()
+
+
+def test_refused_connection_backs_off_up_to_the_cap(reader_for, collector, registry):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    reader_for(f"socket://127.0.0.1:{port}", "ascii", reconnect_max_s=0.2)
+    assert collector.wait_for(lambda: collector.health and collector.health[-1][0] == DOWN, 2)
+    assert "cannot open" in collector.health[-1][1]
+    started = time.monotonic()
+    assert collector.wait_for(lambda: registry.get("scanner").counters.get("open_failures", 0) >= 6, 3)
+    assert time.monotonic() - started < 3  # 0.1 + 0.2 + 0.2 ...: the cap holds
+    assert len([s for s, _ in collector.health if s == DOWN]) == 1  # logged once per episode
