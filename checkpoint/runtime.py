@@ -27,7 +27,7 @@ from checkpoint.entries import local_date_hour
 from checkpoint.faces import FaceStore
 from checkpoint.forwarder import Forwarder
 from checkpoint.health import ComponentHealth, HealthRegistry
-from checkpoint.messages import SensorStatus
+from checkpoint.messages import MaskObservation, SensorStatus
 from checkpoint.recorder import Recorder, gate_status
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class AgentRuntime:
         self._threads: list[threading.Thread] = []
         self.scanner = None
         self.camera = None
+        self._simulated_camera = None
         self.recorder: Optional[Recorder] = None
         self.forwarder: Optional[Forwarder] = None
         self.agent: Optional[Agent] = None
@@ -118,6 +119,7 @@ class AgentRuntime:
             return
         reporter = self.health.reporter("camera")
         if camera.source == "simulated":
+            self._simulated_camera = reporter
             reporter.ok(self.clock.now(), "simulated camera")
             return  # observations arrive through put() from the simulator
         from drivers.vision import CameraWatcher
@@ -139,6 +141,8 @@ class AgentRuntime:
                 if isinstance(event, _OccupancyRefresh):
                     event.apply(self.agent)
                 elif event is not None:
+                    if self._simulated_camera is not None and isinstance(event, MaskObservation):
+                        self._simulated_camera.ok(event.t, "simulated camera")
                     self.agent.handle(event)
                 self.agent.tick(self.clock.now())
             except Exception:  # a bad event must not stop the gate
