@@ -36,9 +36,10 @@ def entries():
         error = None
     except FilterError as exc:
         flt, rows, next_after, error = EntryFilter(today(), today()), [], None, str(exc)
-    total = count(db(), flt) if not error else 0
+    cap = current_app.config["LOG_COUNT_CAP"]
+    total = count(db(), flt, cap) if not error else 0
     return render_template("entries.html", flt=flt, views=with_overrides(db(), rows), next_after=next_after,
-                           total=total, error=error, outcomes=OUTCOMES, reason_codes=sorted(LABELS), sorts=SORTS,
+                           total=total, cap=cap, error=error, outcomes=OUTCOMES, reason_codes=sorted(LABELS), sorts=SORTS,
                            gates=gate_ids(db()), paged=bool(request.args.get("after"))), 400 if error else 200
 
 

@@ -150,3 +150,12 @@ def test_default_is_today(client, auth, engine):
     html = client.get("/entries").get_data(as_text=True)
     assert len(uids_on_page(html)) == 1
     assert datetime.now(ZONE).date().isoformat() in html
+
+
+def test_count_is_capped_on_the_page(app, client, auth, engine):
+    store(engine, *[make_entry() for _ in range(12)])
+    app.config["LOG_COUNT_CAP"] = 10
+    auth.login("manager")
+    assert 'id="total">10+<' in client.get("/entries").get_data(as_text=True)
+    app.config["LOG_COUNT_CAP"] = 12
+    assert 'id="total">12<' in client.get("/entries").get_data(as_text=True)
