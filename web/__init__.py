@@ -35,7 +35,7 @@ DEFAULTS = {
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_WINDOW_S": 300.0,
     "PAGE_SIZE": 50,
-    "LOG_COUNT_CAP": 10000,  # the log counts matching rows up to this, then shows "10000+"
+    "LOG_COUNT_CAP": 1000,  # the log counts matching rows up to this, then shows "1000+"
     "API_MAX_LIMIT": 500,
     "REPORT_MAX_DAYS": 366,
 }
