@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from checkpoint.db import open_database  # noqa: E402
 from checkpoint.entries import local_date_hour  # noqa: E402
-from checkpoint.forwarder import MIGRATION_LOCK, Forwarder  # noqa: E402
+from checkpoint.forwarder import Forwarder  # noqa: E402
 from checkpoint.health import HealthRegistry  # noqa: E402
 from checkpoint.models import Entry  # noqa: E402
 from checkpoint.recorder import Recorder, gate_status  # noqa: E402
@@ -56,8 +56,7 @@ class BenchAgent:
     def __init__(self, gate_id: str, folder: Path, central_url: str, rate: float) -> None:
         self.gate_id = gate_id
         self.rate = rate
-        with MIGRATION_LOCK:  # alembic's context is process-global: migrate one database at a time
-            self.engine = open_database(f"sqlite:///{folder / (gate_id + '.db')}")
+        self.engine = open_database(f"sqlite:///{folder / (gate_id + '.db')}")
         self.health = HealthRegistry()
         self.recorder = Recorder(self.engine, self.health.reporter("database"))
         self.forwarder = Forwarder(self.engine, central_url, self.health.reporter("central"))
@@ -243,8 +242,7 @@ def main(argv=None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="bench-forward-"))
     dashboard = None
     try:
-        with MIGRATION_LOCK:
-            dashboard = Dashboard(central_url)  # migrates the central database, subscribes one screen
+        dashboard = Dashboard(central_url)  # migrates the central database, subscribes one screen
         gates = [f"gate-{i:02d}" for i in range(args.agents)]
         wall0 = time.time()
         if args.processes <= 1:

@@ -8,6 +8,7 @@ recorder writes. PostgreSQL is used by URL (``postgresql+psycopg://...``).
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Optional
 
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import create_engine
 
 log = logging.getLogger(__name__)
+_MIGRATION_LOCK = threading.Lock()
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -62,11 +64,15 @@ def alembic_config(url: str):
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema up to date (alembic upgrade head) on ``engine``."""
+    """Bring the schema up to date (alembic upgrade head) on ``engine``.
+
+    alembic keeps its migration context in module globals, so migrations in
+    one process run one at a time, whatever thread asks.
+    """
     from alembic import command
 
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
+    with _MIGRATION_LOCK, engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     log.debug("database schema is up to date: %s", engine.url.render_as_string(hide_password=True))

@@ -43,7 +43,6 @@ NOT_COPIED = ("id", "forwarded_at")
 MIGRATE_LOCK = 0x43_4B_50_54  # "CKPT": serializes first-connect migrations of many agents on PostgreSQL
 # alembic runs migrations through module-level proxies (alembic.context, alembic.op): two threads migrating
 # at once in one process see each other's connections, so forwarders in one process migrate one at a time
-MIGRATION_LOCK = threading.Lock()  # also for other in-process callers of checkpoint.db.migrate
 
 
 def central_engine(url: str, connect_timeout_s: int = 3) -> Engine:
@@ -208,11 +207,10 @@ class Forwarder:
 
     @staticmethod
     def _migrate(engine: Engine) -> None:
-        with MIGRATION_LOCK:
-            if engine.dialect.name != "postgresql":
-                migrate(engine)
-                return
-            Forwarder._migrate_postgresql(engine)
+        if engine.dialect.name != "postgresql":
+            migrate(engine)
+            return
+        Forwarder._migrate_postgresql(engine)
 
     @staticmethod
     def _migrate_postgresql(engine: Engine) -> None:

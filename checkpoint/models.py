@@ -83,7 +83,11 @@ class Exit(SQLModel, table=True):
     """A person leaving, for occupancy (entries allowed minus exits)."""
 
     __tablename__ = "exit"
-    __table_args__ = (UniqueConstraint("uid", name="uq_exit_uid"), Index("ix_exit_gate_date", "gate_id", "local_date"))
+    __table_args__ = (
+        UniqueConstraint("uid", name="uq_exit_uid"),
+        Index("ix_exit_gate_date", "gate_id", "local_date"),
+        Index("ix_exit_forward", "forwarded_at", "id"),
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     uid: str = Field(default_factory=new_uid, max_length=32)

@@ -5,8 +5,9 @@ current pty, see :class:`PtyDevice`); ``unplug()``/``replug()`` close and
 reopen the pty behind it, as a pulled and reinserted USB cable would.
 
 Push protocols send a reading on ``send_temperature()`` and, like the
-MLX90614 sketch, an idle reading (``idle_c``, None for none) every
-``idle_interval_s``. Polled protocols (modbus-rtu, optris) answer each request
+MLX90614 sketch, keep sending it every ``idle_interval_s`` for ``hold_s``
+(the visitor stays in front of the sensor), then an idle reading (``idle_c``,
+None for none). Polled protocols (modbus-rtu, optris) answer each request
 with the visitor's temperature for ``hold_s`` after ``send_temperature()``,
 else with ``idle_c``. ``reply_mode`` = "silent" or "corrupt" simulates a
 device that stops answering or answers with bad CRCs.
@@ -113,9 +114,12 @@ class VirtualScanner:
                 if reply and self.reply_mode != "silent":
                     self.pty.write(reply)
             now = time.monotonic()
-            if not self.protocol.polled and self.idle_c is not None and now >= next_idle:
+            if not self.protocol.polled and now >= next_idle:
                 next_idle = now + self.idle_interval_s
                 with self._lock:
                     visitor = self._visitor
-                if visitor is None or now >= visitor[2]:
+                if visitor is not None and now < visitor[2]:
+                    # like the real sensor, it keeps reading the visitor in front of it
+                    self.pty.write(self.protocol.encode(visitor[0], visitor[1]))
+                elif self.idle_c is not None:
                     self.pty.write(self.protocol.encode(self.idle_c, self.ambient_c))

@@ -12,10 +12,9 @@ from sqlmodel import Session
 
 from checkpoint.counts import daily_counts
 from checkpoint.db import make_engine, open_database
-from checkpoint.forwarder import MIGRATION_LOCK, Forwarder
+from checkpoint.forwarder import Forwarder
 from checkpoint.health import OK, HealthRegistry
 from checkpoint.models import Entry, Exit
-import checkpoint.replay
 from checkpoint.replay import load_session, replay
 
 SESSIONS = Path(__file__).resolve().parent.parent / "fixtures" / "sessions"
@@ -60,24 +59,12 @@ def add(total: dict, part: dict) -> dict:
     return total
 
 
-@pytest.fixture
-def serial_migrations(monkeypatch):
-    """checkpoint.db.migrate runs alembic, whose module-level context is not thread-safe: the three
-    replays (one per thread) open their databases one at a time, then run side by side."""
-    def open_serially(url, **kwargs):
-        with MIGRATION_LOCK:  # the lock the forwarders migrate the central database under
-            return open_database(url, **kwargs)
-
-    monkeypatch.setattr(checkpoint.replay, "open_database", open_serially)
-
-
-@pytest.mark.postgres
-def test_three_gates_forward_the_union_of_their_logs(tmp_path, pg_url, serial_migrations):
+def test_three_gates_forward_the_union_of_their_logs(tmp_path, pg_url):
     registry = HealthRegistry()
     locals_, forwarders, errors = {}, {}, []
     for gate in GATES:
         url = f"sqlite:///{tmp_path / gate / 'checkpoint.db'}"
-        locals_[gate] = (url, checkpoint.replay.open_database(url))
+        locals_[gate] = (url, open_database(url))
     for gate in GATES:
         # every agent connects first at the same moment: the central schema is migrated once, under a lock
         forwarders[gate] = Forwarder(locals_[gate][1], pg_url, registry.reporter(f"central-{gate}"),

@@ -77,6 +77,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('exit', schema=None) as batch_op:
         batch_op.create_index('ix_exit_gate_date', ['gate_id', 'local_date'], unique=False)
+        batch_op.create_index('ix_exit_forward', ['forwarded_at', 'id'], unique=False)
 
     op.create_table('gate_status',
     sa.Column('gate_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -114,6 +115,7 @@ def downgrade() -> None:
     op.drop_table('override')
     op.drop_table('gate_status')
     with op.batch_alter_table('exit', schema=None) as batch_op:
+        batch_op.drop_index('ix_exit_forward')
         batch_op.drop_index('ix_exit_gate_date')
 
     op.drop_table('exit')
