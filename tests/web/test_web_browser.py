@@ -92,14 +92,20 @@ def test_recorder_decision_appears_on_the_open_screen_within_one_second(live_ser
             latencies.append(seen_ms / 1000 - committed[entry.uid])
             if entry.reasons == "fever":
                 shot_fever = screenshot(page, "screen_denied_fever")
+        assert "DITOLAK" in page.inner_text("#decision") and "A face mask is required." in page.inner_text("#decision")
+        assert page.evaluate("window.checkpointBeeps") == 2  # one beep per denial
+        assert page.inner_text("#count-denied") == str(sum(1 for e in busy_day if e.outcome == "denied") + 2)
+        screenshot(page, "screen")
+        remeasure = make_entry(outcome="remeasure", reasons="implausible_temperature", body_c=33.2)
+        recorder.submit(remeasure)
+        page.wait_for_function("uid => uid in window.seenAt", arg=remeasure.uid, timeout=3000)
+        assert "decision-caution" in page.get_attribute("#decision", "class")
+        assert page.evaluate("window.checkpointBeeps") == 2  # no beep for a re-measure
+        screenshot(page, "screen_remeasure", sizes=((1280, 800),))
     finally:
         recorder.stop()
     print("commit-to-screen latencies (s):", [round(x, 3) for x in latencies])
     assert max(latencies) < 1.0, latencies
-    assert "DITOLAK" in page.inner_text("#decision") and "A face mask is required." in page.inner_text("#decision")
-    assert page.evaluate("window.checkpointBeeps") == 2  # one beep per denial
-    assert page.inner_text("#count-denied") == str(sum(1 for e in busy_day if e.outcome == "denied") + 2)
-    screenshot(page, "screen")
     assert all(p.exists() for p in shot_fever)
 
 

@@ -78,6 +78,9 @@ def test_override_is_kept_beside_the_original(client, auth, engine):
         (entry.uid, "guard", "allowed", "wears a face shield", "gate-1")
     html = client.get("/screen/live", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Overridden" in html and "wears a face shield" in html and "decision-allowed" in html
+    decision = html[html.index('class="decision'):html.index('<aside')]
+    assert "Please enter" in decision and "A face mask is required." not in decision  # the message follows the override
+    assert "DENIED (No mask)" in decision  # and the original stays in view
     assert 'id="occupancy">1<' in html
 
 
