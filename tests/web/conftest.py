@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
 from sqlmodel import Session
-from werkzeug.serving import make_server
 
 from checkpoint.config import Settings
 from web import close_app, create_app
 from web.users import create_user
-from web_helpers import CHROMIUM, PASSWORD, csrf_from
+from web_helpers import CHROMIUM, PASSWORD, LiveServer, csrf_from
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
@@ -74,20 +72,6 @@ class AuthActions:
 @pytest.fixture
 def auth(client, users) -> AuthActions:
     return AuthActions(client)
-
-
-class LiveServer:
-    def __init__(self, app) -> None:
-        self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, name="live-server", daemon=True)
-
-    def stop(self) -> None:
-        self.app.extensions["checkpoint"].broker.close()  # ends open event streams
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
 
 
 @pytest.fixture

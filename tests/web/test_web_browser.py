@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from checkpoint.db import open_database
 from checkpoint.models import Entry, Override
 from checkpoint.recorder import Recorder, gate_status
-from web_helpers import ARTIFACTS, PASSWORD, hours_ago, make_entry, screenshot, store, store_status
+from web_helpers import ARTIFACTS, PASSWORD, LiveServer, hours_ago, make_entry, screenshot, store, store_status
 
 pytestmark = pytest.mark.browser
 
@@ -202,7 +202,6 @@ def test_mute_choice_is_remembered(live_server, browser_page, busy_day):
 
 def test_kiosk_screen_without_login(tmp_path, app_factory, chromium, users):
     from checkpoint.config import Settings
-    from conftest import LiveServer
 
     settings = Settings.model_validate({"data_dir": str(tmp_path / "kiosk"), "web": {"secret_key": "k", "kiosk": True}})
     app = app_factory(settings)

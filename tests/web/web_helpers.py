@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
+from werkzeug.serving import make_server
 
 from checkpoint.models import Entry
 
@@ -64,3 +66,17 @@ def store_status(engine, status) -> None:
     with Session(engine) as session:
         session.merge(status)
         session.commit()
+
+
+class LiveServer:
+    def __init__(self, app) -> None:
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="live-server", daemon=True)
+
+    def stop(self) -> None:
+        self.app.extensions["checkpoint"].broker.close()  # ends open event streams
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
