@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Optional
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, func, select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from checkpoint.models import ALLOWED, DENIED, REMEASURE, Entry, Exit, Override
@@ -80,41 +80,29 @@ def daily_range(session: Session, first: str, last: str, gate_id: Optional[str] 
         current += timedelta(days=1)
     in_range = (Entry.local_date >= first, Entry.local_date <= last)
 
-    by_outcome = _gate_filter(
-        select(Entry.local_date, Entry.outcome, func.count(), func.sum(func.cast(Entry.flagged, Integer())))
+    # One pass over the covering index ix_entry_counts; the rest is arithmetic here.
+    grouped = _gate_filter(
+        select(Entry.local_date, Entry.outcome, Entry.primary_reason, Entry.local_hour, Entry.flagged, func.count())
         .where(*in_range)
-        .group_by(Entry.local_date, Entry.outcome),
+        .group_by(Entry.local_date, Entry.outcome, Entry.primary_reason, Entry.local_hour, Entry.flagged),
         Entry.gate_id, gate_id,
     )
-    for day, outcome, count, flagged in session.exec(by_outcome):
+    for day, outcome, reason, hour, flagged, count in session.exec(grouped):
         counts = days[day]
-        counts.flagged += int(flagged or 0)
+        if flagged:
+            counts.flagged += count
         if outcome == ALLOWED:
             counts.allowed += count
         elif outcome == DENIED:
             counts.denied += count
+            key = reason or "unknown"
+            counts.denied_by_reason[key] = counts.denied_by_reason.get(key, 0) + count
         elif outcome == REMEASURE:
             counts.remeasure += count
+        if outcome in (ALLOWED, DENIED):
+            counts.hourly[hour] += count
     for counts in days.values():
         counts.visitors = counts.allowed + counts.denied
-
-    by_reason = _gate_filter(
-        select(Entry.local_date, Entry.primary_reason, func.count())
-        .where(*in_range, Entry.outcome == DENIED)
-        .group_by(Entry.local_date, Entry.primary_reason),
-        Entry.gate_id, gate_id,
-    )
-    for day, reason, count in session.exec(by_reason):
-        days[day].denied_by_reason[reason or "unknown"] = count
-
-    by_hour = _gate_filter(
-        select(Entry.local_date, Entry.local_hour, func.count())
-        .where(*in_range, Entry.outcome.in_((ALLOWED, DENIED)))
-        .group_by(Entry.local_date, Entry.local_hour),
-        Entry.gate_id, gate_id,
-    )
-    for day, hour, count in session.exec(by_hour):
-        days[day].hourly[hour] = count
 
     exits = _gate_filter(
         select(Exit.local_date, func.count()).where(Exit.local_date >= first, Exit.local_date <= last)

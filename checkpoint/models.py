@@ -32,7 +32,8 @@ class Entry(SQLModel, table=True):
         UniqueConstraint("uid", name="uq_entry_uid"),
         Index("ix_entry_gate_date", "gate_id", "local_date"),
         Index("ix_entry_decided_at", "decided_at"),
-        Index("ix_entry_date_outcome", "local_date", "outcome"),
+        # covers the daily counts: one index-only pass per range of days
+        Index("ix_entry_counts", "local_date", "gate_id", "outcome", "primary_reason", "local_hour", "flagged"),
         Index("ix_entry_forward", "forwarded_at", "id"),
     )
 

@@ -72,6 +72,10 @@ def entry_event(row, cursor: Cursor, replay: bool = False) -> Event:
     return Event("entry", data, cursor, gate_id)
 
 
+# Several agents forwarding into one PostgreSQL log can commit a lower id after a
+# higher one was read: the poller looks this many ids behind its cursor for them.
+LATE_WINDOW = 100
+
 ENTRY_COLUMNS = (Entry.id, Entry.uid, Entry.gate_id, Entry.outcome, Entry.flagged, Entry.primary_reason,
                  Entry.decided_at)
 
@@ -92,6 +96,7 @@ class Broker:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._failing = False
+        self._seen_entries: set[int] = set()  # published ids within LATE_WINDOW of the cursor
         self.polls = 0
 
     # -- subscribers ---------------------------------------------------------
@@ -130,6 +135,8 @@ class Broker:
                 return
             with Session(self._engine) as session:
                 self._cursor = self._max_cursor(session)
+                self._seen_entries = set(session.exec(
+                    select(Entry.id).where(Entry.id > self._cursor.entry - LATE_WINDOW)).all())
             self._thread = threading.Thread(target=self._run, name="sse-poller", daemon=True)
             self._thread.start()
 
@@ -157,16 +164,21 @@ class Broker:
         events: list[Event] = []
         with Session(self._engine) as session:
             cursor = self._cursor or Cursor()
-            entries = session.exec(select(*ENTRY_COLUMNS).where(Entry.id > cursor.entry)
-                                   .order_by(Entry.id).limit(500)).all()
+            entries = session.exec(select(*ENTRY_COLUMNS).where(Entry.id > cursor.entry - LATE_WINDOW)
+                                   .order_by(Entry.id).limit(500 + LATE_WINDOW)).all()
             overrides = session.exec(select(Override.id, Override.entry_uid, Override.gate_id, Override.outcome)
                                      .where(Override.id > cursor.override).order_by(Override.id).limit(500)).all()
             exits = session.exec(select(Exit.id, Exit.gate_id).where(Exit.id > cursor.exit)
                                  .order_by(Exit.id).limit(500)).all()
             statuses = session.exec(select(GateStatus)).all()
         for row in entries:
-            cursor = Cursor(row[0], cursor.override, cursor.exit)
+            if row[0] in self._seen_entries:
+                continue
+            if row[0] > cursor.entry:  # else a late commit: published now, the cursor never goes back
+                cursor = Cursor(row[0], cursor.override, cursor.exit)
+            self._seen_entries.add(row[0])
             events.append(entry_event(row, cursor))
+        self._seen_entries = {i for i in self._seen_entries if i > cursor.entry - LATE_WINDOW}
         for override_id, entry_uid, gate_id, outcome in overrides:
             cursor = Cursor(cursor.entry, override_id, cursor.exit)
             events.append(Event("override", {"id": override_id, "entry_uid": entry_uid, "gate_id": gate_id,
