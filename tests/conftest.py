@@ -56,3 +56,18 @@ def pg_url():
     yield f"postgresql+psycopg://{user}@{host}:{port}/{name}"
     with _pg_connect() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path) -> str:
+    """The test runs twice: on a SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'checkpoint.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that reaches PostgreSQL carries the `postgres` marker (-m postgres / -m 'not postgres')."""
+    for item in items:
+        if "pg_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)

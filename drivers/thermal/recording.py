@@ -29,7 +29,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Optional, Union
+from typing import IO, Union
 
 MAGIC = "# checkpoint serial recording v1"
 BYTES_PER_LINE = 32

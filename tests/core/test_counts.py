@@ -3,7 +3,6 @@
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlmodel import Session
 
 from checkpoint.counts import daily_counts, daily_range, occupancy
@@ -35,16 +34,9 @@ def record(url, rows):
     return engine
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'counts.db'}"
-    return request.getfixturevalue("pg_url")
-
-
-def test_local_midnight_in_jakarta_splits_days(url):
+def test_local_midnight_in_jakarta_splits_days(db_url):
     # 16:59 UTC is 23:59 on the 23rd in Jakarta; 17:01 UTC is 00:01 on the 24th.
-    engine = record(url, [entry(utc(2026, 11, 23, 16, 59)), entry(utc(2026, 11, 23, 17, 1), "denied", "fever")])
+    engine = record(db_url, [entry(utc(2026, 11, 23, 16, 59)), entry(utc(2026, 11, 23, 17, 1), "denied", "fever")])
     with Session(engine) as session:
         first, second = daily_range(session, "2026-11-23", "2026-11-24")
     engine.dispose()
@@ -54,7 +46,7 @@ def test_local_midnight_in_jakarta_splits_days(url):
     assert second.hourly[0] == 1 and second.peak_hour == 0
 
 
-def test_counts_per_gate_and_total(url):
+def test_counts_per_gate_and_total(db_url):
     rows = [
         entry(utc(2026, 11, 24, 2, 0)),
         entry(utc(2026, 11, 24, 2, 5), flagged=True),
@@ -63,7 +55,7 @@ def test_counts_per_gate_and_total(url):
         entry(utc(2026, 11, 24, 3, 2), "remeasure", "implausible_temperature", gate="west"),
         build_exit("east", JAKARTA, utc(2026, 11, 24, 4, 0).timestamp(), "guard"),
     ]
-    engine = record(url, rows)
+    engine = record(db_url, rows)
     with Session(engine) as session:
         east = daily_counts(session, "2026-11-24", "east")
         total = daily_counts(session, "2026-11-24")

@@ -1,6 +1,5 @@
 """The alembic migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
@@ -10,18 +9,11 @@ import checkpoint.models  # noqa: F401
 from checkpoint.db import open_database
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'schema.db'}"
-    return request.getfixturevalue("pg_url")
-
-
-def test_migrated_schema_matches_models(url):
-    engine = open_database(url)
+def test_migrated_schema_matches_models(db_url):
+    engine = open_database(db_url)
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
-    open_database(url).dispose()  # migrating again is a no-op
+    open_database(db_url).dispose()  # migrating again is a no-op
     engine.dispose()
 
 

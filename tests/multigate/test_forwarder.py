@@ -15,7 +15,7 @@ from checkpoint.db import make_engine, open_database
 from checkpoint.forwarder import Forwarder
 from checkpoint.health import DOWN, OK, HealthRegistry
 from checkpoint.models import Entry, Exit, GateStatus
-from checkpoint.recorder import Recorder, gate_status
+from checkpoint.recorder import gate_status
 from checkpoint.runtime import AgentRuntime
 from conftest import make_entry, make_exit, via_port, wait_until
 

@@ -6,7 +6,6 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 

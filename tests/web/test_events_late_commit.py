@@ -17,10 +17,9 @@ def add(engine, entry_id):
         session.commit()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request, tmp_path):
-    url = f"sqlite:///{tmp_path / 'late.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    engine = open_database(url)
+@pytest.fixture
+def engine(db_url):
+    engine = open_database(db_url)
     yield engine
     engine.dispose()
 
