@@ -15,6 +15,19 @@ from drivers.mask.face_detector import Face, FaceDetector
 
 Roi = tuple[float, float, float, float]
 CONFIDENT_SCORE = 0.5  # faces at least this sure are preferred over larger, doubtful ones
+FLAT_STD = 4.0  # a "face" whose pixels vary less than this (grey levels) is not one
+
+
+def is_flat(frame_bgr: np.ndarray, face: Face) -> bool:
+    """True when the face box holds no texture: the detector reports a face in
+    an all-black frame (covered lens, lights off)."""
+    h, w = frame_bgr.shape[:2]
+    x0, y0 = max(int(face.x), 0), max(int(face.y), 0)
+    x1, y1 = min(int(face.x + face.w), w), min(int(face.y + face.h), h)
+    if x1 <= x0 or y1 <= y0:
+        return True
+    step = max(1, min(x1 - x0, y1 - y0) // 16)
+    return float(frame_bgr[y0:y1:step, x0:x1:step].std()) < FLAT_STD
 
 
 def choose_visitor(faces: Sequence[Face], frame_size: tuple[int, int], roi: Optional[Roi] = None,
@@ -55,7 +68,7 @@ class MaskPipeline:
 
     def faces(self, frame_bgr: np.ndarray) -> list[Face]:
         """All faces in the frame with their scores, best score first."""
-        return self.detector.detect(frame_bgr)
+        return [f for f in self.detector.detect(frame_bgr) if not is_flat(frame_bgr, f)]
 
     def crop(self, frame_bgr: np.ndarray, face: Face) -> np.ndarray:
         return crop_face(frame_bgr, (face.x, face.y, face.w, face.h), self.classifier.input_size)

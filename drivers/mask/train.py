@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -40,7 +42,7 @@ def prepare(data_dir: Path, face_score: float, log: Callable[[str], None]) -> di
     inference crops for validation."""
     detector = FaceDetector(face_score)
     items = list_images(data_dir)
-    ctx, crops, labels, is_val, found, names = [], [], [], [], [], []
+    ctx, crops, labels, is_val, found = [], [], [], [], []
     for i, (path, label) in enumerate(items):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
@@ -54,11 +56,10 @@ def prepare(data_dir: Path, face_score: float, log: Callable[[str], None]) -> di
         labels.append(CLASSES.index(label))
         is_val.append(split_of(path.name) == "val")
         found.append(face is not None)
-        names.append(path.name)
         if (i + 1) % 500 == 0 or i + 1 == len(items):
             log(f"faces: {i + 1}/{len(items)} images, no face in {len(found) - sum(found)}")
     return {"ctx": np.stack(ctx), "crops": np.stack(crops), "labels": np.array(labels),
-            "val": np.array(is_val), "found": np.array(found), "names": names}
+            "val": np.array(is_val), "found": np.array(found)}
 
 
 def build_model(width: int = 16):
@@ -127,8 +128,11 @@ def export(model, out_dir: Path, check_crops: np.ndarray, meta: dict) -> Path:
     path = out_dir / f"{MODEL_NAME}.onnx"
     model.eval()
     dummy = torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE)
-    torch.onnx.export(model, (dummy,), str(path), input_names=["input"], output_names=["logits"],
-                      opset_version=18, dynamo=True, external_data=False, verbose=False)
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # "torchvision is not installed" notes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # exporter internals
+        torch.onnx.export(model, (dummy,), str(path), input_names=["input"], output_names=["logits"],
+                          opset_version=18, dynamo=True, external_data=False, verbose=False)
     (out_dir / f"{MODEL_NAME}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     net = cv2.dnn.readNetFromONNX(str(path))
     with torch.no_grad():

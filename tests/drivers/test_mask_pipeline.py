@@ -95,9 +95,10 @@ def test_shipped_classifier_is_small_and_names_its_classes():
     assert softmax(np.array([0.0, 0.0])).tolist() == [0.5, 0.5]
 
 
-def test_observation_without_a_face():
+@pytest.mark.parametrize("level", [0, 100, 255])
+def test_observation_without_a_face(level):
     pipeline = MaskPipeline(MaskConfig())
-    frame = np.full((480, 640, 3), 100, np.uint8)
+    frame = np.full((480, 640, 3), level, np.uint8)  # BlazeFace alone "sees" a face in a black frame
     o = pipeline.observe(frame, 12.5)
     assert (o.t, o.box, o.probs, o.faces_in_frame, o.frame_size) == (12.5, None, {}, 0, (640, 480))
     assert pipeline.faces(frame) == []
