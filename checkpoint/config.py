@@ -164,7 +164,7 @@ class PrivacyConfig(Section):
 
 class WebConfig(Section):
     host: str = "127.0.0.1"
-    port: int = Field(5000, gt=0, lt=65536)
+    port: int = Field(5000, ge=0, lt=65536, description="0 picks a free port (printed at start).")
     secret_key: str = Field("", description="From the environment; generated into the data directory when empty.", repr=False)
     kiosk: bool = Field(False, description="Open the entry screen without login (today only).")
     secure_cookies: bool = Field(False, description="Send session cookies over HTTPS only.")
