@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import time
-from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, select
@@ -16,7 +15,8 @@ from sqlmodel import Session, select
 from checkpoint.db import open_database
 from checkpoint.models import Entry, Override
 from checkpoint.recorder import Recorder, gate_status
-from web_helpers import ARTIFACTS, PASSWORD, LiveServer, hours_ago, make_entry, screenshot, store, store_status
+from web_helpers import (ARTIFACTS, PASSWORD, LiveServer, earlier_today, hours_ago, make_entry, screenshot, store,
+                         store_status)
 
 pytestmark = pytest.mark.browser
 
@@ -51,7 +51,7 @@ def busy_day(engine, users):
                                                   "counters": {"reconnects": 4}}}, 7, 0, None, time.time() - 40))
     rows = []
     for i in range(40):
-        when = hours_ago(6 - i * 0.14)
+        when = earlier_today(6 - i * 0.14)
         if i % 9 == 4:
             rows.append(make_entry(when, outcome="denied", reasons="fever", body_c=38.0 + (i % 3) / 10))
         elif i % 7 == 3:
@@ -205,7 +205,7 @@ def test_kiosk_screen_without_login(tmp_path, app_factory, chromium, users):
 
     settings = Settings.model_validate({"data_dir": str(tmp_path / "kiosk"), "web": {"secret_key": "k", "kiosk": True}})
     app = app_factory(settings)
-    store(app.extensions["checkpoint"].engine, make_entry(hours_ago(0.01) - timedelta(seconds=1), body_c=36.2))
+    store(app.extensions["checkpoint"].engine, make_entry(earlier_today(0.01), body_c=36.2))
     server = LiveServer(app)
     server.thread.start()
     context = chromium.new_context(viewport={"width": 1280, "height": 800}, locale="id-ID")

@@ -8,11 +8,11 @@ from sqlmodel import Session, select
 
 from checkpoint.models import Entry, Exit, Override
 from checkpoint.recorder import gate_status
-from web_helpers import csrf_from, hours_ago, make_entry, store
+from web_helpers import csrf_from, earlier_today, make_entry, store
 
 
 def test_latest_decision_in_both_languages_with_temperature_and_mask(client, auth, engine):
-    store(engine, make_entry(hours_ago(0.2), body_c=36.6),
+    store(engine, make_entry(earlier_today(0.2), body_c=36.6),
           make_entry(outcome="denied", reasons="fever,no_mask", body_c=38.4, mask_class="no_mask"))
     auth.login("guard")
     html = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)

@@ -61,6 +61,15 @@ def hours_ago(hours: float) -> datetime:
     return datetime.now(timezone.utc) - timedelta(hours=hours)
 
 
+def earlier_today(hours: float, span_h: float = 6.0) -> datetime:
+    """``hours`` before now on today's local date: when the local day is younger than ``span_h``
+    (tests run just after midnight in Jakarta, 17:00 UTC), the span is squeezed into it."""
+    now = datetime.now(timezone.utc)
+    midnight = now.astimezone(ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
+    available_h = max((now - midnight).total_seconds() - 1.0, 0.0) / 3600
+    return now - timedelta(hours=hours * min(1.0, available_h / span_h))
+
+
 def store_status(engine, status) -> None:
     """Write a gate's heartbeat row as the recorder does (insert or replace)."""
     with Session(engine) as session:
