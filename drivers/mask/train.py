@@ -62,7 +62,7 @@ def prepare(data_dir: Path, face_score: float, log: Callable[[str], None]) -> di
             "val": np.array(is_val), "found": np.array(found)}
 
 
-def build_model(width: int = 16):
+def build_model(width: int = 24):
     import torch
     from torch import nn
 
