@@ -32,8 +32,8 @@ class Entry(SQLModel, table=True):
         UniqueConstraint("uid", name="uq_entry_uid"),
         Index("ix_entry_gate_date", "gate_id", "local_date"),
         Index("ix_entry_decided_at", "decided_at"),
-        # covers the daily counts: one index-only pass per range of days
-        Index("ix_entry_counts", "local_date", "gate_id", "outcome", "primary_reason", "local_hour", "flagged"),
+        # covers the daily counts: one index-only pass per range of days, already in GROUP BY order
+        Index("ix_entry_counts", "local_date", "outcome", "primary_reason", "local_hour", "flagged", "gate_id"),
         Index("ix_entry_forward", "forwarded_at", "id"),
     )
 
