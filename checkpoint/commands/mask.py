@@ -37,7 +37,7 @@ def configure(parser) -> None:
     tr = sub.add_parser("train", help="train the mask classifier (needs torch)")
     tr.add_argument("data_dir")
     tr.add_argument("out_dir")
-    tr.add_argument("--epochs", type=int, default=60)
+    tr.add_argument("--epochs", type=int, default=80)
     tr.add_argument("--seed", type=int, default=0)
     for p in (detect, ev, tr):
         p.add_argument("-c", "--config", default=argparse.SUPPRESS, help="TOML configuration file")

@@ -39,5 +39,15 @@ def crop_face(frame_bgr: np.ndarray, box: tuple[float, float, float, float] | No
         region = np.full((n, n, 3), 128, np.uint8)
         if sx1 > sx0 and sy1 > sy0:
             region[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = frame_bgr[sy0:sy1, sx0:sx1]
-    interp = cv2.INTER_AREA if n > size else cv2.INTER_LINEAR
-    return cv2.resize(region, (size, size), interpolation=interp)
+    return shrink(region, size, size)
+
+
+def shrink(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize to (width, height); large reductions go by halving with bilinear
+    steps (each a 2x2 box filter): several times cheaper than INTER_AREA, and
+    without the aliasing of one bilinear step."""
+    while image.shape[1] >= 2 * width and image.shape[0] >= 2 * height:
+        image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_LINEAR)
+    if (image.shape[1], image.shape[0]) == (width, height):
+        return image
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)

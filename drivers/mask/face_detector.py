@@ -15,6 +15,8 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from drivers.mask.crops import shrink
+
 MODEL_PATH = Path(__file__).parent / "models" / "face_detection_short_range.tflite"
 INPUT_SIZE = 128
 NMS_IOU = 0.3
@@ -56,10 +58,11 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 def decode(logits: np.ndarray, regressors: np.ndarray, score_threshold: float,
            anchors: np.ndarray = ANCHORS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Raw outputs to (boxes x1,y1,x2,y2, scores, keypoints 6x2), all in [0, 1] input units."""
-    scores = sigmoid(np.asarray(logits, np.float32).reshape(-1))
-    reg = np.asarray(regressors, np.float32).reshape(-1, 16)
-    keep = scores >= score_threshold
-    scores, reg, anc = scores[keep], reg[keep] / INPUT_SIZE, anchors[keep]
+    raw = np.asarray(logits, np.float32).reshape(-1)
+    keep = np.flatnonzero(raw >= np.log(score_threshold / (1.0 - score_threshold)))  # sigmoid(raw) >= threshold
+    scores = sigmoid(raw[keep])
+    reg = np.asarray(regressors, np.float32).reshape(-1, 16)[keep] / INPUT_SIZE
+    anc = anchors[keep]
     cx = reg[:, 0] + anc[:, 0]
     cy = reg[:, 1] + anc[:, 1]
     w, h = reg[:, 2], reg[:, 3]
@@ -89,16 +92,6 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = NMS_IOU) -
             rest = np.array(order)
             order = [int(j) for j in rest[iou(boxes[i], boxes[rest]) < iou_threshold]]
     return keep
-
-
-def shrink(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Resize to (width, height); large reductions go by halving with bilinear
-    steps (each a 2x2 box filter), much cheaper than INTER_AREA and no aliasing."""
-    while image.shape[1] >= 2 * width and image.shape[0] >= 2 * height:
-        image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_LINEAR)
-    if (image.shape[1], image.shape[0]) == (width, height):
-        return image
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def letterbox(image: np.ndarray, size: int = INPUT_SIZE) -> tuple[np.ndarray, float, float, float]:
