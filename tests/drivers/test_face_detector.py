@@ -99,6 +99,7 @@ def test_no_face_in_a_plain_frame():
 
 
 @needs_shared
+@pytest.mark.shared
 def test_detection_on_a_photo_is_consistent_inside_a_camera_frame():
     image = cv2.imread(str(FACE_IMAGE))
     detector = FaceDetector(0.3)
@@ -120,6 +121,7 @@ def test_detection_on_a_photo_is_consistent_inside_a_camera_frame():
 
 
 @needs_shared
+@pytest.mark.shared
 def test_tight_face_crop_is_found_with_the_padded_retry():
     image = cv2.imread(str(FACE_IMAGE))
     detector = FaceDetector(0.3)
