@@ -124,7 +124,8 @@ class AgentRuntime:
             return  # observations arrive through put() from the simulator
         from drivers.vision import CameraWatcher
 
-        self.camera = CameraWatcher(camera, self.settings.mask, self.clock, reporter, self.put)
+        self.camera = CameraWatcher(camera, self.settings.mask, self.clock, reporter, self.put,
+                                    keep_faces=self.settings.privacy.store_face_images)
         self.camera.start()
 
     def _on_health_change(self, component: ComponentHealth) -> None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from typing import Callable, Optional
+
+import cv2
 
 from checkpoint.clock import Clock
 from checkpoint.config import CameraConfig, MaskConfig
 from checkpoint.health import ComponentReporter
-from checkpoint.messages import MaskObservation
+from checkpoint.messages import Box, MaskObservation
 from drivers.camera import CameraCapture
 from drivers.mask.pipeline import MaskPipeline
 
@@ -24,13 +27,15 @@ log = logging.getLogger(__name__)
 class CameraWatcher:
     def __init__(self, camera: CameraConfig, mask: MaskConfig, clock: Clock, reporter: ComponentReporter,
                  on_observation: Callable[[MaskObservation], None], *, realtime: bool = True,
-                 capture: Optional[CameraCapture] = None, pipeline: Optional[MaskPipeline] = None) -> None:
+                 capture: Optional[CameraCapture] = None, pipeline: Optional[MaskPipeline] = None,
+                 keep_faces: bool = False) -> None:
         if camera.source.strip() == "simulated":
             raise ValueError("camera source 'simulated' is served by the agent's simulator, not CameraWatcher")
         self.camera = camera
         self.clock = clock
         self.reporter = reporter
         self.on_observation = on_observation
+        self.keep_faces = keep_faces  # [privacy] store_face_images: attach the face crop as JPEG
         self.capture = capture or CameraCapture(camera, clock, reporter, realtime=realtime)
         self.pipeline = pipeline or MaskPipeline(mask, roi=camera.roi)
         self._stop = threading.Event()
@@ -79,8 +84,21 @@ class CameraWatcher:
             log.exception("mask pipeline failed on a frame: %s", exc)
             return
         self.analysed += 1
+        if self.keep_faces and observation.box is not None:
+            observation = replace(observation, face_jpeg=face_jpeg(image, observation.box))
         try:
             self.on_observation(observation)
         except Exception:
             self.reporter.count("callback_errors")
             log.exception("on_observation callback failed")
+
+
+def face_jpeg(image, box: Box, quality: int = 85) -> Optional[bytes]:
+    """The face box (clipped to the frame) as JPEG bytes, or None if it is empty."""
+    h, w = image.shape[:2]
+    x0, y0 = max(int(box.x), 0), max(int(box.y), 0)
+    x1, y1 = min(int(box.x + box.w), w), min(int(box.y + box.h), h)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    ok, data = cv2.imencode(".jpg", image[y0:y1, x0:x1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return data.tobytes() if ok else None

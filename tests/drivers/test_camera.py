@@ -184,3 +184,16 @@ def test_camera_watcher_turns_frames_into_observations(tmp_path):
     assert all(o.frame_size == (640, 480) and o.box is None and o.faces_in_frame == 0 for o in seen)
     assert [o.t for o in seen] == sorted(o.t for o in seen)
     assert registry.get("camera").counters.get("pipeline_errors", 0) == 0
+
+
+def test_face_jpeg_is_the_clipped_face_box():
+    from checkpoint.messages import Box
+    from drivers.vision import face_jpeg
+
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[100:200, 600:640] = (0, 0, 255)
+    data = face_jpeg(frame, Box(600, 100, 80, 100))  # runs off the right edge
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape[:2] == (100, 40)
+    assert image[50, 20, 2] > 200 and image[50, 20, 0] < 60
+    assert face_jpeg(frame, Box(700, 100, 50, 50)) is None

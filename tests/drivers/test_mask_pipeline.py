@@ -13,7 +13,7 @@ from checkpoint.config import MaskConfig
 from checkpoint.messages import MASK, NO_MASK, FaceQuality, MaskObservation, Box
 from drivers.mask.classifier import DEFAULT_MODEL, MaskClassifier, softmax
 from drivers.mask.crops import crop_face
-from drivers.mask.dataset import list_images, split_of
+from drivers.mask.dataset import split_of
 from drivers.mask.evaluate import evaluate, summarise
 from drivers.mask.face_detector import Face
 from drivers.mask.pipeline import MaskPipeline, choose_visitor
