@@ -24,6 +24,7 @@ from checkpoint.config import Settings
 from checkpoint.health import DOWN, OK
 from checkpoint.messages import MaskObservation, SensorStatus, ThermalReading
 from checkpoint.policy import MaskSummary, Visit, is_plausible
+from checkpoint.smoothing import smooth
 
 
 @dataclass
@@ -45,13 +46,12 @@ class _FacePresence:
 
 
 def summarize_mask(observations: list[MaskObservation], frames: int) -> Optional[MaskSummary]:
-    """Mean class probabilities over the last ``frames`` frames that show a face."""
+    """Quality-weighted class probabilities over the last ``frames`` frames that show a face."""
     with_face = [o for o in observations if o.box is not None and o.probs][-frames:]
-    if not with_face:
+    probs = smooth(with_face)
+    if not probs:
         return None
-    classes = sorted({name for o in with_face for name in o.probs})
-    probs = {name: sum(o.probs.get(name, 0.0) for o in with_face) / len(with_face) for name in classes}
-    return MaskSummary(probs={k: round(v, 4) for k, v in probs.items()}, frames=len(with_face))
+    return MaskSummary(probs={k: round(v, 4) for k, v in sorted(probs.items())}, frames=len(with_face))
 
 
 class VisitTracker:

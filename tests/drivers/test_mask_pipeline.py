@@ -17,7 +17,7 @@ from drivers.mask.dataset import split_of
 from drivers.mask.evaluate import evaluate, summarise
 from drivers.mask.face_detector import Face
 from drivers.mask.pipeline import MaskPipeline, choose_visitor
-from drivers.mask.smoothing import smooth
+from checkpoint.smoothing import smooth
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("CHECKPOINT_SHARED_DIR") or REPO.parent / "shared")
