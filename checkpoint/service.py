@@ -6,14 +6,12 @@ import logging
 import secrets
 import signal
 import threading
-from datetime import datetime, timezone
 from typing import Optional
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from checkpoint.config import Settings
 from checkpoint.db import open_database
-from checkpoint.models import User
 
 log = logging.getLogger(__name__)
 
@@ -73,17 +71,15 @@ def run_until_signal(settings: Settings, with_agent: bool, with_web: bool,
 
 def ensure_demo_admin(settings: Settings) -> Optional[str]:
     """Create the demo administrator on the first run; returns its one-time password."""
-    from werkzeug.security import generate_password_hash
+    from web.users import create_user, user_count
 
     engine = open_database(settings.database_url)
     try:
         with Session(engine) as session:
-            if session.exec(select(User)).first() is not None:
+            if user_count(session):
                 return None
-            password = secrets.token_urlsafe(9)
-            session.add(User(username="demo", password_hash=generate_password_hash(password), role="admin",
-                             created_at=datetime.now(timezone.utc)))
-            session.commit()
+            password = secrets.token_urlsafe(12)
+            create_user(session, "demo", password, "admin")
             return password
     finally:
         engine.dispose()
