@@ -40,16 +40,25 @@ def configure_logging(level: str) -> None:
         logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step is noise
 
 
+def common_options(nested: bool = False) -> argparse.ArgumentParser:
+    """The options every command takes. ``nested`` is for a command's own sub-commands
+    (e.g. `checkpoint mask eval`): no defaults there, so they do not overwrite the command's."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", metavar="FILE",
+                        default=argparse.SUPPRESS if nested else None,
+                        help="TOML configuration file (default: none, built-in defaults)")
+    common.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                        default=argparse.SUPPRESS if nested else "info", help="logging level (default: info)")
+    return common
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="checkpoint",
         description="Entry screening for public service buildings: thermal scanner + mask camera + entry log.",
     )
     parser.add_argument("--version", action="version", version=f"checkpoint {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--config", metavar="FILE", help="TOML configuration file (default: none, built-in defaults)")
-    common.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
-                        help="logging level (default: info)")
+    common = common_options()
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
@@ -21,11 +20,14 @@ DESCRIPTION = """Face detection (BlazeFace) and mask classification.
 
 
 def configure(parser) -> None:
+    from checkpoint.cli import common_options
+
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    detect = sub.add_parser("detect", help="faces and mask classes in one image")
+    common = [common_options(nested=True)]
+    detect = sub.add_parser("detect", help="faces and mask classes in one image", parents=common)
     detect.add_argument("image")
     detect.add_argument("--json", action="store_true", help="print JSON")
-    ev = sub.add_parser("eval", help="accuracy of the full pipeline on a labelled folder")
+    ev = sub.add_parser("eval", help="accuracy of the full pipeline on a labelled folder", parents=common)
     ev.add_argument("dir")
     ev.add_argument("--split", choices=["train", "val"], help="only this part of the deterministic split")
     ev.add_argument("--limit", type=int, help="evaluate an evenly spread sample of this many images")
@@ -34,13 +36,11 @@ def configure(parser) -> None:
                     help="smallest face counted (default 8, the least the configuration allows: the photos are "
                          "small, mask.min_face_px is meant for live 640x480 frames)")
     ev.add_argument("--json", action="store_true", help="print JSON only (default also prints JSON)")
-    tr = sub.add_parser("train", help="train the mask classifier (needs torch)")
+    tr = sub.add_parser("train", help="train the mask classifier (needs torch)", parents=common)
     tr.add_argument("data_dir")
     tr.add_argument("out_dir")
     tr.add_argument("--epochs", type=int, default=80)
     tr.add_argument("--seed", type=int, default=0)
-    for p in (detect, ev, tr):
-        p.add_argument("-c", "--config", default=argparse.SUPPRESS, help="TOML configuration file")
 
 
 def _mask_config(args):

@@ -36,3 +36,12 @@ def test_init_db_creates_the_schema(tmp_path):
     with sqlite3.connect(tmp_path / "x.db") as db:
         tables = {row[0] for row in db.execute("select name from sqlite_master where type='table'")}
     assert {"entry", "override", "exit", "gate_status", "app_user", "alembic_version"} <= tables
+
+
+def test_common_options_work_after_a_nested_subcommand():
+    parser = build_parser()
+    args = parser.parse_args(["mask", "eval", "DIR", "--log-level", "warning", "-c", "gate.toml"])
+    assert (args.log_level, args.config) == ("warning", "gate.toml")
+    args = parser.parse_args(["mask", "--log-level", "debug", "eval", "DIR"])
+    assert args.log_level == "debug"  # the nested parser does not overwrite it with a default
+    assert parser.parse_args(["mask", "eval", "DIR"]).log_level == "info"
