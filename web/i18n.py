@@ -53,7 +53,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "screen.denied_by": ("Ditolak karena", "Denied for"),
     "screen.health": ("Kondisi perangkat", "Device health"),
     "screen.silent": ("TIDAK ADA KABAR", "SILENT"),
-    "screen.backlog": ("antrean belum terkirim", "rows waiting to be written"),
+    "screen.backlog": ("entri menunggu dicatat", "entries waiting to be logged"),
     "screen.seconds_ago": ("dtk lalu", "s ago"),
     "screen.no_gates": ("Belum ada pintu yang melapor.", "No gate has reported yet."),
     "screen.override": ("Ubah keputusan", "Override"),

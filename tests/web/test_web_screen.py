@@ -56,7 +56,7 @@ def test_health_panel_silent_gate_backlog_and_components(client, auth, engine):
     html = client.get("/screen/live", headers={"Accept-Language": "en"}).get_data(as_text=True)
     health = html[html.index('class="health"'):html.index('class="recent"')]
     assert "checksum errors" in health and "bad_frames: 7" in health and "degraded" in health
-    assert "12 rows waiting" in health
+    assert "12 entries waiting to be logged" in health
     gate2 = health[health.index("Pintu Samping"):]
     assert "SILENT" in gate2
     assert "SILENT" not in health[:health.index("Pintu Samping")]
