@@ -13,7 +13,7 @@ from web.filters import EntryFilter, FilterError, page
 from web.health import health_document
 from web.queries import latest_overrides
 from web.reports import report_gate, report_range
-from web.state import db, state, today, zone_for
+from web.state import db, selected_gate, state, today, zone_for
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -43,7 +43,7 @@ def bad_request(message: str):
 @requires("api", api=True)
 def entries():
     try:
-        flt = EntryFilter.from_args(request.args, today(), state().gate)
+        flt = EntryFilter.from_args(request.args, today(selected_gate(request.args.get("gate"))), state().gate)
         limit = int(request.args.get("limit") or 100)
         if not 1 <= limit <= current_app.config["API_MAX_LIMIT"]:
             raise FilterError(f"limit: 1 to {current_app.config['API_MAX_LIMIT']}")
@@ -59,8 +59,8 @@ def entries():
 @requires("api", api=True)
 def counts():
     try:
-        first, last = report_range(request.args, current_app.config["REPORT_MAX_DAYS"])
         gate = report_gate(request.args)
+        first, last = report_range(request.args, current_app.config["REPORT_MAX_DAYS"], gate)
     except FilterError as exc:
         return bad_request(str(exc))
     return jsonify({"from": first, "to": last, "gate_id": gate,

@@ -1,13 +1,15 @@
 """Sign-in, sign-out, the current user, and the permission checks every view uses.
 
-Sessions hold the user's id; every request reloads the user so a disabled
-account loses access at once. The API also accepts HTTP basic auth for
+Sessions hold the user's id and a mark of their password; every request
+reloads the user, so a disabled account or a changed password ends its
+sessions at once. The API also accepts HTTP basic auth for
 scripts. Failed sign-ins are limited per (username, address).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from typing import Callable, Optional
 from urllib.parse import urlsplit
@@ -30,10 +32,15 @@ def load_user() -> None:
     user_id = session.get("user_id")
     if user_id is not None:
         user = db().get(User, user_id)
-        if user is not None and user.active:
+        if user is not None and user.active and session.get("password") == password_mark(user):
             g.user = user
         else:
-            session.clear()
+            session.clear()  # disabled, deleted, or its password was changed: sign in again
+
+
+def password_mark(user: User) -> str:
+    """Binds a session to the password it was opened with (a hash of the hash, never the hash itself)."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
 def basic_auth_user() -> Optional[User]:
@@ -108,6 +115,7 @@ def login():
                 session.clear()
                 session.permanent = True
                 session["user_id"] = user.id
+                session["password"] = password_mark(user)
                 if language:
                     session["language"] = language
                 csrf.rotate()

@@ -14,7 +14,7 @@ from checkpoint.reasons import LABELS
 from web.auth import requires
 from web.filters import SORTS, EntryFilter, FilterError, count, iterate, page
 from web.queries import gate_ids, latest_overrides, with_overrides
-from web.state import db, state, today, zone_for
+from web.state import db, selected_gate, state, today, zone_for
 
 bp = Blueprint("log", __name__)
 
@@ -24,7 +24,7 @@ CSV_COLUMNS = ("id", "uid", "gate_id", "local_time", "local_date", "outcome", "f
 
 
 def parse_filter() -> EntryFilter:
-    return EntryFilter.from_args(request.args, today(), state().gate)
+    return EntryFilter.from_args(request.args, today(selected_gate(request.args.get("gate"))), state().gate)
 
 
 @bp.route("/entries")

@@ -158,6 +158,8 @@ class Broker:
                 if not self._failing:
                     log.error("event poller cannot read the database: %s", str(exc).splitlines()[0][:200])
                     self._failing = True
+            except Exception:  # a malformed row must not stop live updates for every screen
+                log.exception("event poller failed on this poll; it goes on")
 
     def poll_once(self) -> list[Event]:
         """Read what changed since the last poll and advance the cursor."""

@@ -29,11 +29,22 @@ class FilterError(ValueError):
     pass
 
 
-def _date(text: str, name: str) -> str:
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)  # keeps the UTC window arithmetic in range
+
+
+def parse_day(text: str, name: str) -> date:
+    """A local date from a form or query, within the years the log can hold."""
     try:
-        return date.fromisoformat(text).isoformat()
+        day = date.fromisoformat(text)
     except ValueError as exc:
         raise FilterError(f"{name}: expected a date YYYY-MM-DD") from exc
+    if not EARLIEST <= day <= LATEST:
+        raise FilterError(f"{name}: between {EARLIEST} and {LATEST}")
+    return day
+
+
+def _date(text: str, name: str) -> str:
+    return parse_day(text, name).isoformat()
 
 
 def _float(text: str, name: str) -> Optional[float]:

@@ -5,14 +5,15 @@ Each chart is inline SVG drawn on the server, with the table behind it.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
+from typing import Optional
 
 from flask import Blueprint, current_app, render_template, request
 
 from checkpoint.counts import daily_counts, daily_range
 from web import charts
 from web.auth import requires
-from web.filters import GATE, FilterError
+from web.filters import GATE, FilterError, parse_day
 from web.i18n import reason_label, translate
 from web.queries import gate_ids
 from web.state import db, selected_gate, state, today
@@ -21,14 +22,10 @@ bp = Blueprint("reports", __name__)
 GREEN, RED, AMBER = "#1b7f3a", "#b71c1c", "#e6a100"
 
 
-def report_range(args, max_days: int) -> tuple[str, str]:
+def report_range(args, max_days: int, gate: Optional[str] = None) -> tuple[str, str]:
     """The ``from``/``to`` local dates asked for (default: the last 14 days), at most ``max_days`` long."""
-    last_default = date.fromisoformat(today())
-    try:
-        last = date.fromisoformat(args.get("to") or last_default.isoformat())
-        first = date.fromisoformat(args.get("from") or (last - timedelta(days=13)).isoformat())
-    except ValueError as exc:
-        raise FilterError("from/to: expected dates YYYY-MM-DD") from exc
+    last = parse_day(args.get("to") or today(gate), "to")
+    first = parse_day(args.get("from") or (last - timedelta(days=13)).isoformat(), "from")
     if last < first:
         raise FilterError("to: before from")
     if (last - first).days + 1 > max_days:
@@ -48,9 +45,9 @@ def report_gate(args):
 def index():
     session = db()
     try:
-        first, last = report_range(request.args, current_app.config["REPORT_MAX_DAYS"])
         gate = report_gate(request.args)
-        day = date.fromisoformat(request.args.get("day") or last).isoformat()
+        first, last = report_range(request.args, current_app.config["REPORT_MAX_DAYS"], gate)
+        day = parse_day(request.args.get("day") or last, "day").isoformat()
         error = None
     except (FilterError, ValueError) as exc:
         first = last = day = today()

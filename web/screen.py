@@ -8,12 +8,14 @@ exits. In kiosk mode the screen opens without login, today only, read only.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request,
                    stream_with_context, url_for)
 
-from checkpoint.models import OUTCOMES, Exit, Override
+from checkpoint.entries import build_exit
+from checkpoint.models import OUTCOMES, Override
 from web import events
 from web.auth import requires
 from web.health import gate_health
@@ -27,7 +29,8 @@ REASON_MAX = 500
 
 
 def _live_context() -> dict:
-    session, gate, day = db(), selected_gate(request.args.get("gate")), today()
+    session, gate = db(), selected_gate(request.args.get("gate"))
+    day = today(gate)
     recent = recent_entries(session, gate, RECENT, only_day=day if g.kiosk else None)
     return {
         "gate": gate,
@@ -59,7 +62,9 @@ def live():
 @bp.route("/events")
 @requires("screen", kiosk=True)
 def stream():
-    body = events.stream(state().broker, request.headers.get("Last-Event-ID"),
+    # kiosk screens show today only: no replay of what happened before they connected
+    last_event_id = None if g.kiosk else request.headers.get("Last-Event-ID")
+    body = events.stream(state().broker, last_event_id,
                          selected_gate(request.args.get("gate")), current_app.config["EVENTS_HEARTBEAT_S"])
     return Response(stream_with_context(body), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
@@ -95,10 +100,10 @@ def override():
 @requires("exit")
 def record_exit():
     gate = selected_gate(request.form.get("gate")) or state().settings.gate.id
-    now = datetime.now(timezone.utc)
     session = db()
-    session.add(Exit(gate_id=gate, at=now, local_date=now.astimezone(zone_for(gate)).date().isoformat(),
-                     source="guard", by_user=g.user.username))
+    if gate not in gate_ids(session) and gate != state().settings.gate.id:
+        abort(400, "unknown gate")
+    session.add(build_exit(gate, zone_for(gate), time.time(), "guard", g.user.username))
     session.commit()
     flash(translate("screen.exit_done"))
     return redirect(url_for("screen.index", gate=request.form.get("back_gate") or None))

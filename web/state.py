@@ -48,8 +48,9 @@ def close_session(_exc: Optional[BaseException] = None) -> None:
         session.close()
 
 
-def today() -> str:
-    return datetime.now(state().settings.zone).date().isoformat()
+def today(gate_id: Optional[str] = None) -> str:
+    """Today's local date at ``gate_id`` (its own time zone), or in the app's zone for all gates."""
+    return datetime.now(zone_for(gate_id)).date().isoformat()
 
 
 def gate_zones() -> dict[str, ZoneInfo]:

@@ -126,3 +126,26 @@ def test_language_switch_is_remembered_in_the_session(client, auth):
     token = auth.token()
     client.post("/language", data={"language": "en", "csrf_token": token, "next": "/login"})
     assert "Sign in" in client.get("/login").get_data(as_text=True)
+
+
+def test_password_change_ends_open_sessions(client, auth, app, users):
+    from sqlmodel import Session, select
+
+    from checkpoint.models import User
+    from web.users import set_password
+
+    auth.login("manager")
+    assert client.get("/entries").status_code == 200
+    with Session(app.extensions["checkpoint"].engine) as session:
+        set_password(session, session.exec(select(User).where(User.username == "manager")).one(), "a-new-pass-42")
+    assert client.get("/entries").status_code == 302  # back to the login page
+
+
+def test_dates_out_of_range_are_a_clear_400(client, auth):
+    auth.login("manager")
+    for url in ("/api/entries?from=0001-01-01", "/api/entries?to=9999-12-31", "/api/counts?to=0001-01-05"):
+        response = client.get(url)
+        assert response.status_code == 400, url
+        assert "between 2000-01-01 and 2099-12-31" in response.get_json()["error"]
+    assert client.get("/reports?to=0001-01-05").status_code in (200, 400)
+    assert "between 2000-01-01" in client.get("/entries?from=0001-01-01").get_data(as_text=True)
