@@ -67,7 +67,7 @@ class Agent:
         self.occupancy = occupancy or Occupancy(self._zone)
         self._faces = face_store if settings.privacy.store_face_images else None
         self._listeners: list[Callable[[Entry, Decision], None]] = []
-        self.decisions = 0
+        self.changes = 0  # entries and exits submitted: an occupancy read from the log before one is stale
 
     def on_decision(self, listener: Callable[[Entry, Decision], None]) -> None:
         self._listeners.append(listener)
@@ -96,6 +96,7 @@ class Agent:
         self.occupancy.left(t)
         row = build_exit(self.settings.gate.id, self._zone, t, source, by_user)
         self._sink.submit(row)
+        self.changes += 1
         return row
 
     def _decide(self, visit: Visit) -> Entry:
@@ -121,7 +122,7 @@ class Agent:
                 log.error("cannot store the face image: %s", exc)
         self._sink.submit(entry)
         self.tracker.after_decision(visit, decision.outcome)
-        self.decisions += 1
+        self.changes += 1
         log.info("decision %s %s%s temp=%s mask=%s", entry.uid[:8], decision.outcome,
                  f" ({entry.reasons})" if entry.reasons else "",
                  entry.body_c, entry.mask_class)

@@ -68,7 +68,7 @@ class ScannerConfig(Section):
     url: str = Field("virtual", description="Serial URL for serial_for_url(); 'virtual' starts the built-in virtual scanner.")
     protocol: str = Field("ascii", description="Scanner family key, e.g. ascii, mlx90640-text, gy-mcu90640, modbus-rtu, optris.")
     baudrate: int = Field(9600, gt=0)
-    sensor_id: str = "scanner"
+    sensor_id: str = Field("scanner", min_length=1, max_length=64)
     timeout_s: float = Field(2.0, gt=0, le=60, description="Silence after which the scanner is reported stale (MLX90614 sketches send every 0.5 s).")
     reconnect_max_s: float = Field(5.0, gt=0, le=300, description="Longest wait between reconnection attempts.")
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)

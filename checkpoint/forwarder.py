@@ -172,11 +172,12 @@ class Forwarder:
                 self._stop.wait(delay)
                 delay = min(delay * 2, self._retry_max_s)
                 continue
-            except (SQLAlchemyError, OSError) as exc:
+            except Exception as exc:  # unreachable, or anything else: the thread must live and say so
                 self.failed_attempts += 1
                 message = _short(exc)
                 if not failing:
-                    log.error("central database unreachable, entries wait in the local outbox: %s", message)
+                    log.error("central database unreachable, entries wait in the local outbox: %s", message,
+                              exc_info=not isinstance(exc, (SQLAlchemyError, OSError)))
                     failing = True
                 self._reporter.down(self._clock(), f"central database unreachable: {message}")
                 self._reporter.count("forward_errors")

@@ -19,6 +19,7 @@ from typing import Callable, Optional
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import make_transient
 from sqlmodel import Session
 
 from checkpoint.health import ComponentReporter
@@ -119,11 +120,14 @@ class Recorder:
                 return  # stopping with nothing left
             try:
                 self._write(batch, status)
-            except (SQLAlchemyError, OSError) as exc:
+            except Exception as exc:  # locked, unreachable, full, or a bug: retry, never drop
+                for row in batch:  # flushed in the failed transaction: its ids may go to another writer
+                    make_transient(row)
+                    row.id = None
                 self.failed_attempts += 1
                 if not failing:
                     log.error("database write failed, will retry (%d rows waiting): %s",
-                              self.backlog, _short(exc))
+                              self.backlog, _short(exc), exc_info=not isinstance(exc, (SQLAlchemyError, OSError)))
                     failing = True
                 if self._reporter:
                     self._reporter.down(self._clock(), f"write failed: {_short(exc)}")

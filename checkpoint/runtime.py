@@ -81,10 +81,10 @@ class AgentRuntime:
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        for device in (self.scanner, self.camera):
+        for device in (self.scanner, self.camera):  # first the sources, so nothing new arrives ...
             if device is not None:
                 device.stop()
+        self._stop.set()  # ... then the decision thread handles what is queued and stops
         for thread in self._threads:
             thread.join(timeout=5)
         if self.recorder is not None:
@@ -133,7 +133,7 @@ class AgentRuntime:
             self.put(SensorStatus(self.clock.now(), component.name, component.state, component.message))
 
     def _decide_loop(self) -> None:
-        while not self._stop.is_set():
+        while not (self._stop.is_set() and self._queue.empty()):
             try:
                 event = self._queue.get(timeout=0.05)
             except queue.Empty:
@@ -185,18 +185,18 @@ class AgentRuntime:
         while not self._stop.wait(self.heartbeat_s):
             self._publish_status()
             self._purge_faces(local_date_hour(self.clock.now(), self.settings.zone)[0])
+            changes = self.agent.changes  # before the backlog check: the agent submits, then counts
             if self.recorder.backlog == 0:
-                decisions = self.agent.decisions
                 day, _ = local_date_hour(self.clock.now(), self.settings.zone)
-                self.put(_OccupancyRefresh(day, self._occupancy_in_log(day), decisions))
+                self.put(_OccupancyRefresh(day, self._occupancy_in_log(day), changes))
 
 
 class _OccupancyRefresh:
     """Occupancy re-read from the log (exits are recorded on the screen)."""
 
-    def __init__(self, day: str, inside: int, decisions: int) -> None:
-        self.day, self.inside, self.decisions = day, inside, decisions
+    def __init__(self, day: str, inside: int, changes: int) -> None:
+        self.day, self.inside, self.changes = day, inside, changes
 
     def apply(self, agent: Agent) -> None:
-        if agent.decisions == self.decisions and agent.occupancy.day == self.day:
+        if agent.changes == self.changes and agent.occupancy.day == self.day:
             agent.occupancy.inside = self.inside  # no decision since the read: the log is current

@@ -120,6 +120,9 @@ def to_faces(boxes: np.ndarray, scores: np.ndarray, kps: np.ndarray,
     return faces
 
 
+RETRY_MAX_SIDE = 400  # photos and crops; camera frames (640x480 and up) are larger
+
+
 class FaceDetector:
     """Find faces in a BGR frame; largest first is up to the caller."""
 
@@ -140,12 +143,14 @@ class FaceDetector:
         return to_faces(boxes[keep], scores[keep], kps[keep], scale, pad_x, pad_y)
 
     def detect(self, frame_bgr: np.ndarray) -> list[Face]:
-        """All faces, best score first. A tight face crop that yields nothing is
-        retried once with a grey border around it (the model expects context)."""
+        """All faces, best score first. A tight face crop (a photo no larger than
+        ``RETRY_MAX_SIDE``) that yields nothing is retried once with a grey border
+        around it (the model expects context). Camera frames are not retried: an
+        empty entrance would pay for the detector twice on every frame."""
         faces = self._run(frame_bgr)
-        if faces or not self.pad_retry:
-            return faces
         h, w = frame_bgr.shape[:2]
+        if faces or not self.pad_retry or max(h, w) > RETRY_MAX_SIDE:
+            return faces
         p = int(round(self.pad_retry * max(h, w)))
         padded = cv2.copyMakeBorder(frame_bgr, p, p, p, p, cv2.BORDER_CONSTANT, value=(128, 128, 128))
         return [Face(f.x - p, f.y - p, f.w, f.h, f.score, tuple((x - p, y - p) for x, y in f.keypoints))

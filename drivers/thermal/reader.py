@@ -49,6 +49,7 @@ class ScannerReader:
         self._faults_in_row = 0
         self._last_good = 0.0
         self._silent = False
+        self._backoff = Backoff(config.reconnect_max_s)
 
     # public ---------------------------------------------------------------
     def start(self) -> "ScannerReader":
@@ -75,11 +76,17 @@ class ScannerReader:
 
     # thread -----------------------------------------------------------------
     def _emit(self, direction: str, t: float, payload: object) -> None:
-        if self.tap is not None:
+        if self.tap is None:
+            return
+        try:
             self.tap(direction, t, payload)
+        except Exception:  # a recording that cannot be written (disk full) must not stop the scanner
+            self.reporter.count("tap_errors")
+            log.exception("recording tap failed; recording stopped, reading goes on")
+            self.tap = None
 
     def _run(self) -> None:
-        backoff = Backoff(self.config.reconnect_max_s)
+        backoff = self._backoff
         opened_before = False
         while not self._stop.is_set():
             t = self.clock.now()
@@ -94,7 +101,6 @@ class ScannerReader:
                 self._down(t, f"cannot open {self.url}: {exc}")
                 self._stop.wait(backoff.next())
                 continue
-            backoff.reset()
             if opened_before:
                 self._emit("!", self.clock.now(), "replugged")
             opened_before = True
@@ -107,9 +113,14 @@ class ScannerReader:
                 self.reporter.count("disconnects")
                 self._emit("!", t, f"unplugged {exc}".strip())
                 self._down(t, f"lost {self.url}: {exc}")
-            except Exception:  # a bug must not end the reader: log, count, reconnect
+                if not device_missing(self.url):  # opened, then failed at once: do not spin
+                    self._stop.wait(backoff.next())
+            except Exception as exc:  # a bug must not end the reader: log once, show it, reconnect
                 self.reporter.count("internal_errors")
-                log.exception("thermal reader error on %s; reconnecting", self.url)
+                if "internal" not in self._logged:
+                    self._logged.add("internal")
+                    log.exception("thermal reader error on %s; reconnecting", self.url)
+                self.reporter.degraded(self.clock.now(), f"internal error: {type(exc).__name__}: {exc}")
                 self._stop.wait(backoff.next())
             finally:
                 self.connected.clear()
@@ -164,7 +175,7 @@ class ScannerReader:
             if self._stop.wait(max(0.0, next_poll - time.monotonic())):
                 return
             next_poll = max(next_poll + interval, time.monotonic())
-            while port.in_waiting:  # stray bytes before the request
+            while port.in_waiting and not self._stop.is_set():  # stray bytes before the request
                 self._read_once(port, framer)
             time.sleep(gap)  # 3.5 character times of silence before a request
             for fault in framer.start_transaction():
@@ -203,7 +214,8 @@ class ScannerReader:
 
     def _good(self, t: float) -> None:
         self._last_good, self._silent, self._faults_in_row = t, False, 0
-        self._logged.clear()
+        self._logged &= {"callback"}  # a new fault episode may log again; a callback bug stays logged once
+        self._backoff.reset()  # reset on data, not on open: a port that opens and fails at once backs off
         self.reporter.ok(t)
 
     def _fault(self, fault: Fault, t: float) -> None:
