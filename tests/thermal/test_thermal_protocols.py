@@ -199,3 +199,12 @@ def test_encoders_of_push_protocols_round_trip_a_failed_read():
         p = make_protocol(key)
         results = run(p, p.encode(None, 25.0))
         assert samples(results) == [] and "failed_reads" in faults(results), key
+
+
+def test_fahrenheit_unit_applies_to_bare_numbers_even_under_auto():
+    from drivers.thermal.registry import make_protocol
+
+    auto_f = make_protocol("ascii", {"unit": "F"})
+    assert round(auto_f.parse(b"98.6").object_c, 2) == 37.0
+    labelled = auto_f.parse(b"Ambient = 24.51*C\tObject = 36.63*C")
+    assert (labelled.object_c, labelled.ambient_c) == (36.63, 24.51)  # labelled lines say Celsius

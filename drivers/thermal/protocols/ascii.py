@@ -82,8 +82,9 @@ class AsciiProtocol(ScannerProtocol):
         super().__init__(options)
         name = options.pattern
         names = list(BUILT_IN) if name == "auto" else [name] if name in BUILT_IN else []
-        self._patterns = [re.compile(BUILT_IN[n]) for n in names] or [re.compile(name)]
-        self._unit = "C" if name in ("adafruit", "colon", "auto") else options.unit
+        # labelled formats state Celsius on the line; `unit` applies to bare numbers and custom patterns
+        self._patterns = [(re.compile(BUILT_IN[n]), "C" if n in ("adafruit", "colon") else options.unit)
+                          for n in names] or [(re.compile(name), options.unit)]
 
     def framer(self, baudrate: int = 9600) -> LineFramer:
         return LineFramer(self.options.max_line)
@@ -92,18 +93,18 @@ class AsciiProtocol(ScannerProtocol):
         if any(b < 0x20 and b != 0x09 for b in message) or any(b > 0x7E for b in message):
             return Fault("garbage_lines", f"non-printable bytes in line {message[:40]!r}")
         line = message.decode("ascii")
-        for pattern in self._patterns:
+        for pattern, unit in self._patterns:
             match = pattern.search(line)
             if match:
                 break
         else:
             return None  # banner, *F line, empty line: no reading
         groups = match.groupdict()
-        obj = _value(groups.get("object"), self._unit)
+        obj = _value(groups.get("object"), unit)
         if obj is None or math.isnan(obj):
             return Fault("failed_reads", f"sensor reported a failed read: {line.strip()[:60]!r}")
-        ambient = _value(groups.get("ambient"), self._unit)
-        reference = _value(groups.get("reference"), self._unit)
+        ambient = _value(groups.get("ambient"), unit)
+        reference = _value(groups.get("reference"), unit)
         return Sample(
             object_c=obj,
             ambient_c=None if ambient is None or math.isnan(ambient) else ambient,
