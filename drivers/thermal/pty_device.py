@@ -96,12 +96,26 @@ class PtyDevice:
 
     def read(self, timeout: float) -> bytes:
         """Bytes the host sent (b"" after ``timeout`` or when unplugged)."""
-        master = self._master
-        if master is None:
-            time.sleep(min(timeout, 0.02))
-            return b""
+        with self._lock:  # never select on a closed fd whose number a replug may already have reused
+            master = self._master
+            if master is not None:
+                try:
+                    ready, _, _ = select.select([master], [], [], 0)
+                    return os.read(master, 4096) if ready else self._wait_readable(master, timeout)
+                except (OSError, ValueError):  # no host has the port open
+                    return b""
+        time.sleep(min(timeout, 0.02))
+        return b""
+
+    def _wait_readable(self, master: int, timeout: float) -> bytes:
+        self._lock.release()  # let writers in while waiting; re-check the fd is still ours after
         try:
-            ready, _, _ = select.select([master], [], [], timeout)
-            return os.read(master, 4096) if ready else b""
-        except (OSError, ValueError):  # unplugged meanwhile, or no host has the port open
+            select.select([master], [], [], timeout)
+        except (OSError, ValueError):
+            pass
+        finally:
+            self._lock.acquire()
+        if self._master != master:
             return b""
+        ready, _, _ = select.select([master], [], [], 0)
+        return os.read(master, 4096) if ready else b""

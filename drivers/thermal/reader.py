@@ -49,7 +49,7 @@ class ScannerReader:
         self._faults_in_row = 0
         self._last_good = 0.0
         self._silent = False
-        self._backoff = Backoff(config.reconnect_max_s)
+        self._flapping = Backoff(config.reconnect_max_s)  # sessions that fail before any good reading
 
     # public ---------------------------------------------------------------
     def start(self) -> "ScannerReader":
@@ -86,7 +86,7 @@ class ScannerReader:
             self.tap = None
 
     def _run(self) -> None:
-        backoff = self._backoff
+        backoff = Backoff(self.config.reconnect_max_s)  # failed opens
         opened_before = False
         while not self._stop.is_set():
             t = self.clock.now()
@@ -101,6 +101,7 @@ class ScannerReader:
                 self._down(t, f"cannot open {self.url}: {exc}")
                 self._stop.wait(backoff.next())
                 continue
+            backoff.reset()
             if opened_before:
                 self._emit("!", self.clock.now(), "replugged")
             opened_before = True
@@ -113,15 +114,15 @@ class ScannerReader:
                 self.reporter.count("disconnects")
                 self._emit("!", t, f"unplugged {exc}".strip())
                 self._down(t, f"lost {self.url}: {exc}")
-                if not device_missing(self.url):  # opened, then failed at once: do not spin
-                    self._stop.wait(backoff.next())
+                if not device_missing(self.url):  # opened, then failed before any reading: do not spin
+                    self._stop.wait(self._flapping.next())
             except Exception as exc:  # a bug must not end the reader: log once, show it, reconnect
                 self.reporter.count("internal_errors")
                 if "internal" not in self._logged:
                     self._logged.add("internal")
                     log.exception("thermal reader error on %s; reconnecting", self.url)
                 self.reporter.degraded(self.clock.now(), f"internal error: {type(exc).__name__}: {exc}")
-                self._stop.wait(backoff.next())
+                self._stop.wait(self._flapping.next())
             finally:
                 self.connected.clear()
                 close_port(port)
@@ -215,7 +216,7 @@ class ScannerReader:
     def _good(self, t: float) -> None:
         self._last_good, self._silent, self._faults_in_row = t, False, 0
         self._logged &= {"callback"}  # a new fault episode may log again; a callback bug stays logged once
-        self._backoff.reset()  # reset on data, not on open: a port that opens and fails at once backs off
+        self._flapping.reset()  # on data, not on open: a port that opens and fails at once backs off
         self.reporter.ok(t)
 
     def _fault(self, fault: Fault, t: float) -> None:

@@ -90,7 +90,7 @@ class ModbusFramer(Framer):
             frame = bytes(buf[:size])
             if crc16(frame[:-2]) != int.from_bytes(frame[-2:], "little"):
                 out.append(Fault("crc_errors", f"bad CRC in {frame.hex(' ')}"))
-                del buf[:size]  # the whole damaged reply; the next one starts after a new request
+                del buf[:1]  # resync: noise that looks like a header may hide the real reply behind it
                 continue
             out.append(frame)
             del buf[:size]
