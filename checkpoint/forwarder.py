@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from checkpoint.db import make_engine, migrate
-from checkpoint.health import ComponentReporter
+from checkpoint.health import ComponentReporter, short_error
 from checkpoint.models import Entry, Exit, GateStatus
 
 log = logging.getLogger(__name__)
@@ -168,13 +168,13 @@ class Forwarder:
             try:
                 moved = self._pass()
             except _LocalError as exc:  # the outbox itself is busy (locked): not the central's fault
-                log.warning("cannot read or mark the local outbox, will retry: %s", _short(exc.__cause__ or exc))
+                log.warning("cannot read or mark the local outbox, will retry: %s", short_error(exc.__cause__ or exc))
                 self._stop.wait(delay)
                 delay = min(delay * 2, self._retry_max_s)
                 continue
             except Exception as exc:  # unreachable, or anything else: the thread must live and say so
                 self.failed_attempts += 1
-                message = _short(exc)
+                message = short_error(exc)
                 if not failing:
                     log.error("central database unreachable, entries wait in the local outbox: %s", message,
                               exc_info=not isinstance(exc, (SQLAlchemyError, OSError)))
@@ -278,8 +278,3 @@ class Forwarder:
 
 class _LocalError(Exception):
     """The local outbox could not be read or marked (the central database may be fine)."""
-
-
-def _short(exc: BaseException) -> str:
-    text_ = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text_[:200]

@@ -19,6 +19,12 @@ DOWN = "down"
 UNKNOWN = "unknown"
 
 
+def short_error(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an error, for a health message or a log line."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:limit]
+
+
 @dataclass
 class ComponentHealth:
     name: str

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import make_transient
 from sqlmodel import Session
 
-from checkpoint.health import ComponentReporter
+from checkpoint.health import ComponentReporter, short_error
 from checkpoint.models import Entry, Exit, GateStatus
 
 log = logging.getLogger(__name__)
@@ -127,10 +127,10 @@ class Recorder:
                 self.failed_attempts += 1
                 if not failing:
                     log.error("database write failed, will retry (%d rows waiting): %s",
-                              self.backlog, _short(exc), exc_info=not isinstance(exc, (SQLAlchemyError, OSError)))
+                              self.backlog, short_error(exc), exc_info=not isinstance(exc, (SQLAlchemyError, OSError)))
                     failing = True
                 if self._reporter:
-                    self._reporter.down(self._clock(), f"write failed: {_short(exc)}")
+                    self._reporter.down(self._clock(), f"write failed: {short_error(exc)}")
                     self._reporter.count("write_errors")
                 with self._cond:
                     self._busy = False
@@ -168,10 +168,6 @@ class Recorder:
                 session.merge(status)
             session.commit()
 
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:200]
 
 
 def gate_status(gate_id: str, name: str, timezone_name: str, components: dict, backlog: int,
