@@ -14,7 +14,7 @@ DESCRIPTION = """Face detection (BlazeFace) and mask classification.
   checkpoint mask eval DIR [--split val] [--json]
       DIR has with_mask/ and without_mask/; runs the full pipeline per image and
       prints images, accuracy, recall per class, no-face rate and median ms
-  checkpoint mask train DATA_DIR OUT_DIR [--epochs N] [--seed S]
+  checkpoint mask train DATA_DIR OUT_DIR [--epochs N] [--seed S] [--input-size PX]
       trains the classifier (needs torch: pip install .[train]) and writes
       OUT_DIR/mask_classifier.onnx and .json"""
 
@@ -41,6 +41,7 @@ def configure(parser) -> None:
     tr.add_argument("out_dir")
     tr.add_argument("--epochs", type=int, default=80)
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--input-size", type=int, default=64, help="side of the classifier's input crop in px (default 64)")
 
 
 def _mask_config(args):
@@ -112,7 +113,7 @@ def _train(args) -> int:
         print(line, flush=True)
 
     meta = train(args.data_dir, args.out_dir, epochs=args.epochs, seed=args.seed,
-                 face_score=_mask_config(args).face_score, log=log)
+                 face_score=_mask_config(args).face_score, input_size=args.input_size, log=log)
     print(json.dumps({"validation": meta["validation"]}))
     return 0
 

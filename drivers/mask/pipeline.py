@@ -54,9 +54,11 @@ def choose_visitor(faces: Sequence[Face], frame_size: tuple[int, int], roi: Opti
 
 
 def face_quality(face: Face, crop_bgr: np.ndarray) -> FaceQuality:
+    """Size, sharpness (variance of the Laplacian: low is blurred) and mean
+    brightness of the face crop."""
     grey = cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY)
-    blur = float(cv2.Laplacian(grey, cv2.CV_32F).var())
-    return FaceQuality(size_px=float(min(face.w, face.h)), blur=blur, brightness=float(grey.mean()))
+    _, std = cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_32F))
+    return FaceQuality(size_px=float(min(face.w, face.h)), blur=float(std[0, 0]) ** 2, brightness=cv2.mean(grey)[0])
 
 
 class MaskPipeline:

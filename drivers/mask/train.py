@@ -32,12 +32,12 @@ from drivers.mask.face_detector import FaceDetector
 from drivers.mask.pipeline import choose_visitor
 
 CLASSES = (MASK, NO_MASK)
-INPUT_SIZE = 64
+INPUT_SIZE = 64  # default side of the classifier's input crop
 MODEL_NAME = "mask_classifier"
 EMA_DECAY = 0.995
 
 
-def prepare(data_dir: Path, face_score: float, log: Callable[[str], None]) -> dict:
+def prepare(data_dir: Path, face_score: float, log: Callable[[str], None], input_size: int = INPUT_SIZE) -> dict:
     """Detect and crop every image once: context crops for training views,
     inference crops for validation."""
     detector = FaceDetector(face_score)
@@ -52,7 +52,7 @@ def prepare(data_dir: Path, face_score: float, log: Callable[[str], None]) -> di
         face = choose_visitor(detector.detect(image), (w, h))
         box = (face.x, face.y, face.w, face.h) if face else None
         ctx.append(crop_face(image, box, CONTEXT, CONTEXT_EXTRA))
-        crops.append(crop_face(image, box, INPUT_SIZE))
+        crops.append(crop_face(image, box, input_size))
         labels.append(CLASSES.index(label))
         is_val.append(split_of(path.name) == "val")
         found.append(face is not None)
@@ -123,11 +123,12 @@ def figures(probs: np.ndarray, labels: np.ndarray, found: np.ndarray) -> dict:
 
 
 def export(model, out_dir: Path, check_crops: np.ndarray, meta: dict) -> Path:
+    size = int(meta["input_size"])
     import torch
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{MODEL_NAME}.onnx"
     model.eval()
-    dummy = torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE)
+    dummy = torch.zeros(1, 3, size, size)
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # "torchvision is not installed" notes
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # exporter internals
@@ -139,7 +140,7 @@ def export(model, out_dir: Path, check_crops: np.ndarray, meta: dict) -> Path:
         ref = model(to_tensor(check_crops)).numpy()
     got = []
     for crop in check_crops:
-        net.setInput(cv2.dnn.blobFromImage(crop, 1.0, (INPUT_SIZE, INPUT_SIZE)))
+        net.setInput(cv2.dnn.blobFromImage(crop, 1.0, (size, size)))
         got.append(net.forward().reshape(-1))
     diff = float(np.abs(np.array(got) - ref).max())
     if diff > 1e-3:
@@ -150,7 +151,7 @@ def export(model, out_dir: Path, check_crops: np.ndarray, meta: dict) -> Path:
 
 
 def train(data_dir: str | Path, out_dir: str | Path, epochs: int = 80, seed: int = 0, batch: int = 64,
-          face_score: float = 0.3, log: Callable[[str], None] = print) -> dict:
+          face_score: float = 0.3, input_size: int = INPUT_SIZE, log: Callable[[str], None] = print) -> dict:
     import torch
     from torch import nn
 
@@ -158,7 +159,7 @@ def train(data_dir: str | Path, out_dir: str | Path, epochs: int = 80, seed: int
     torch.set_num_threads(2)
     rng = np.random.default_rng(seed)
     start = time.monotonic()
-    data = prepare(Path(data_dir), face_score, log)
+    data = prepare(Path(data_dir), face_score, log, input_size)
     tr, va = ~data["val"], data["val"]
     ctx, y = data["ctx"][tr], data["labels"][tr]
     log(f"train {len(y)} images, validation {int(va.sum())} images ({time.monotonic() - start:.0f} s)")
@@ -175,7 +176,7 @@ def train(data_dir: str | Path, out_dir: str | Path, epochs: int = 80, seed: int
         total, correct, seen = 0.0, 0, 0
         for i in range(0, len(order), batch):
             idx = order[i:i + batch]
-            xb = to_tensor(np.stack([augment(ctx[j], INPUT_SIZE, rng) for j in idx]))
+            xb = to_tensor(np.stack([augment(ctx[j], input_size, rng) for j in idx]))
             yb = torch.from_numpy(y[idx]).long()
             out = model(xb)
             loss = loss_fn(out, yb)
@@ -194,7 +195,7 @@ def train(data_dir: str | Path, out_dir: str | Path, epochs: int = 80, seed: int
     model = ema
     val = figures(predict(model, data["crops"][va]), data["labels"][va], data["found"][va])
     meta = {
-        "classes": list(CLASSES), "input_size": INPUT_SIZE, "input": "BGR 0..255, NCHW (scaling inside the model)",
+        "classes": list(CLASSES), "input_size": input_size, "input": "BGR 0..255, NCHW (scaling inside the model)",
         "seed": seed, "epochs": epochs, "train_images": int(len(y)), "validation": val,
         "parameters": int(sum(p.numel() for p in model.parameters())),
     }

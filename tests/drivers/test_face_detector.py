@@ -9,9 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from drivers.mask.face_detector import (
-    ANCHORS, INPUT_SIZE, FaceDetector, decode, letterbox, make_anchors, nms, to_faces,
-)
+from drivers.mask import detector_export
+from drivers.mask.face_detector import FaceDetector, decode, fit, input_size, iou, make_anchors, nms, to_faces
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("CHECKPOINT_SHARED_DIR") or REPO.parent / "shared")
@@ -21,23 +20,32 @@ needs_shared = pytest.mark.skipif(not DATA.is_dir(), reason=f"../shared is absen
 FACE_IMAGE = DATA / "with_mask" / "00b121ea2df287a0.jpg"
 
 
-def test_anchor_layout():
-    anchors = make_anchors()
+def test_anchor_layout_of_the_square_input():
+    anchors = make_anchors(128, 128)
     assert anchors.shape == (896, 2)
-    # 16x16 cells, 2 anchors each, row-major: cell (x=1, y=0) holds anchors 2 and 3
-    assert np.allclose(anchors[0], anchors[1]) and np.allclose(anchors[0], [0.5 / 16, 0.5 / 16])
-    assert np.allclose(anchors[2], [1.5 / 16, 0.5 / 16])
-    assert np.allclose(anchors[2 * 16], [0.5 / 16, 1.5 / 16])
-    # then 8x8 cells, 6 anchors each
-    assert np.allclose(anchors[512:518], [0.5 / 8, 0.5 / 8])
-    assert np.allclose(anchors[518], [1.5 / 8, 0.5 / 8])
-    assert np.allclose(anchors[-1], [7.5 / 8, 7.5 / 8])
+    # 16x16 cells of 8 px, 2 anchors each, row-major: cell (x=1, y=0) holds anchors 2 and 3
+    assert np.array_equal(anchors[0], anchors[1]) and np.array_equal(anchors[0], [4, 4])
+    assert np.array_equal(anchors[2], [12, 4])
+    assert np.array_equal(anchors[2 * 16], [4, 12])
+    # then 8x8 cells of 16 px, 6 anchors each
+    assert np.array_equal(anchors[512:518], [[8, 8]] * 6)
+    assert np.array_equal(anchors[518], [24, 8])
+    assert np.array_equal(anchors[-1], [120, 120])
 
 
-def raw_outputs(entries: dict[int, tuple[float, list[float]]]) -> tuple[np.ndarray, np.ndarray]:
+def test_anchor_layout_of_a_4_3_input():
+    anchors = make_anchors(128, 96)
+    assert anchors.shape == (16 * 12 * 2 + 8 * 6 * 6, 2)
+    assert np.array_equal(anchors[16 * 2], [4, 12])  # second row of the fine grid
+    fine = 16 * 12 * 2
+    assert np.array_equal(anchors[fine + 8 * 6], [8, 24])  # second row of the coarse grid
+    assert np.array_equal(anchors[-1], [120, 88])
+
+
+def raw_outputs(entries: dict[int, tuple[float, list[float]]], n: int = 896) -> tuple[np.ndarray, np.ndarray]:
     """Model-shaped outputs: every anchor scores -10 except the given ones."""
-    logits = np.full((1, 896, 1), -10.0, np.float32)
-    regressors = np.zeros((1, 896, 16), np.float32)
+    logits = np.full((1, n, 1), -10.0, np.float32)
+    regressors = np.zeros((1, n, 16), np.float32)
     for i, (logit, reg) in entries.items():
         logits[0, i, 0] = logit
         regressors[0, i, :len(reg)] = reg
@@ -45,26 +53,26 @@ def raw_outputs(entries: dict[int, tuple[float, list[float]]]) -> tuple[np.ndarr
 
 
 def test_decode_box_and_keypoints_from_known_regressors():
-    # anchor 600 is in the 8x8 grid: cell (600-512)//6 = 14 -> x=6, y=1 -> centre (6.5/8, 1.5/8)
+    anchors = make_anchors(128, 128)
+    # anchor 600 is in the 8x8 grid: cell (600-512)//6 = 14 -> x=6, y=1 -> centre (104, 24) px
     i = 600
-    ax, ay = ANCHORS[i]
-    assert np.allclose([ax, ay], [6.5 / 8, 1.5 / 8])
+    assert np.array_equal(anchors[i], [104, 24])
     reg = [8.0, -4.0, 32.0, 40.0] + [2.0, 3.0] * 6  # centre offset, size, keypoints in input pixels
     logits, regressors = raw_outputs({i: (2.0, reg)})
-    boxes, scores, kps = decode(logits, regressors, 0.3)
+    boxes, scores, kps = decode(logits, regressors, 0.3, anchors)
     assert boxes.shape == (1, 4) and kps.shape == (1, 6, 2)
-    cx, cy = ax + 8 / 128, ay - 4 / 128
-    assert np.allclose(boxes[0], [cx - 16 / 128, cy - 20 / 128, cx + 16 / 128, cy + 20 / 128], atol=1e-6)
+    assert np.allclose(boxes[0], [112 - 16, 20 - 20, 112 + 16, 20 + 20])
     assert scores[0] == pytest.approx(1 / (1 + np.exp(-2.0)))
-    assert np.allclose(kps[0], [[ax + 2 / 128, ay + 3 / 128]] * 6, atol=1e-6)
+    assert np.allclose(kps[0], [[106, 27]] * 6)
 
 
 def test_decode_applies_score_threshold():
+    anchors = make_anchors(128, 128)
     logits, regressors = raw_outputs({10: (0.0, [0, 0, 10, 10]), 700: (-0.5, [0, 0, 10, 10])})
     # sigmoid(0) = 0.5, sigmoid(-0.5) = 0.38
-    assert len(decode(logits, regressors, 0.3)[1]) == 2
-    assert len(decode(logits, regressors, 0.45)[1]) == 1
-    assert len(decode(logits, regressors, 0.6)[1]) == 0
+    assert len(decode(logits, regressors, 0.3, anchors)[1]) == 2
+    assert len(decode(logits, regressors, 0.45, anchors)[1]) == 1
+    assert len(decode(logits, regressors, 0.6, anchors)[1]) == 0
 
 
 def test_nms_keeps_best_of_overlapping_boxes():
@@ -73,24 +81,84 @@ def test_nms_keeps_best_of_overlapping_boxes():
     assert nms(boxes, scores) == [1, 2]
 
 
-def test_letterbox_and_mapping_back_to_a_640x480_frame():
+def greedy_nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> list[int]:
+    order = list(np.argsort(-scores, kind="stable"))
+    keep = []
+    while order:
+        i = order.pop(0)
+        keep.append(int(i))
+        order = [j for j in order if iou(boxes[i], boxes[[j]])[0] <= threshold]
+    return keep
+
+
+def test_nms_matches_a_plain_greedy_reference_on_random_boxes():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n = int(rng.integers(0, 40))
+        corner = rng.uniform(0, 100, (n, 2))
+        boxes = np.concatenate([corner, corner + rng.uniform(5, 40, (n, 2))], axis=1).astype(np.float32)
+        scores = rng.permutation(n).astype(np.float32) / max(n, 1) + 0.01  # distinct: the order is defined
+        assert nms(boxes, scores) == greedy_nms(boxes, scores, 0.3)
+
+
+def test_a_640x480_frame_runs_at_128x96_and_maps_back():
     frame = np.zeros((480, 640, 3), np.uint8)
-    square, scale, pad_x, pad_y = letterbox(frame)
-    assert square.shape == (INPUT_SIZE, INPUT_SIZE, 3)
-    assert scale == pytest.approx(0.2) and (pad_x, pad_y) == (0.0, 16.0)
-    # a face at frame pixels x 100..300, y 80..280 sits at input pixels 20..60, 32..72
-    box = np.array([[20 / 128, 32 / 128, 60 / 128, 72 / 128]], np.float32)
-    kps = np.full((1, 6, 2), [40 / 128, 52 / 128], np.float32)
+    image, scale, pad_x, pad_y = fit(frame)
+    assert image.shape == (96, 128, 3)  # no padding: 4:3 fits the 16 px grid
+    assert scale == pytest.approx(0.2) and (pad_x, pad_y) == (0.0, 0.0)
+    # a face at frame pixels x 100..300, y 80..280 sits at input pixels 20..60, 16..56
+    box = np.array([[20, 16, 60, 56]], np.float32)
+    kps = np.full((1, 6, 2), [40, 36], np.float32)
     (face,) = to_faces(box, np.array([0.9]), kps, scale, pad_x, pad_y)
     assert (face.x, face.y, face.w, face.h) == pytest.approx((100, 80, 200, 200), abs=1e-3)
     assert face.keypoints[0] == pytest.approx((200, 180), abs=1e-3)
 
 
+@pytest.mark.parametrize("size, expected", [
+    ((640, 480), (128, 96)), ((1280, 720), (128, 80)), ((480, 640), (96, 128)),
+    ((256, 256), (128, 128)), ((300, 200), (128, 96)), ((40, 400), (16, 128)),
+])
+def test_input_size_keeps_the_aspect_and_rounds_up_to_16(size, expected):
+    assert input_size(*size)[:2] == expected
+
+
+def test_a_padded_input_is_centred_and_maps_back():
+    frame = np.full((200, 300, 3), 255, np.uint8)  # 300x200 -> 128x85 content in a 128x96 input
+    image, scale, pad_x, pad_y = fit(frame)
+    assert image.shape == (96, 128, 3) and (pad_x, pad_y) == (0.0, 5.0)
+    assert image[:5].max() == 0 and image[5:90].min() == 255 and image[90:].max() == 0
+    (face,) = to_faces(np.array([[0, 5, 128, 90]], np.float32), np.array([0.9]), np.zeros((1, 6, 2)),
+                       scale, pad_x, pad_y)
+    assert (face.x, face.y, face.w, face.h) == pytest.approx((0, 0, 300, 199.2), abs=0.5)
+
+
 def test_model_outputs_have_the_expected_names_and_shapes():
     detector = FaceDetector()
-    detector._net.setInput(np.zeros((1, 3, 128, 128), np.float32))
-    logits, regressors = detector._net.forward(["classificators", "regressors"])
-    assert logits.shape == (1, 896, 1) and regressors.shape == (1, 896, 16)
+    for width, height in ((128, 128), (128, 96), (96, 128)):
+        logits, regressors = detector.raw_outputs(np.zeros((height, width, 3), np.uint8))
+        n = len(make_anchors(width, height))
+        assert logits.shape == (1, n, 1) and regressors.shape == (1, n, 16)
+
+
+def test_onnx_detector_reproduces_the_mediapipe_tflite_file():
+    """The shipped ONNX graph is the TFLite model rewritten: same outputs at 128x128."""
+    diff = detector_export.max_difference(detector_export.TFLITE_PATH, detector_export.ONNX_PATH,
+                                          detector_export.test_inputs(seed=1))
+    assert diff < detector_export.MAX_DIFFERENCE
+
+
+def test_exporter_rebuilds_the_shipped_detector(tmp_path):
+    pytest.importorskip("onnx", reason="the exporter needs onnx (pip install .[train])")
+    out = tmp_path / "detector.onnx"
+    assert detector_export.main([str(out)]) == 0
+    rebuilt, shipped = cv2.dnn.readNetFromONNX(str(out)), cv2.dnn.readNetFromONNX(str(detector_export.ONNX_PATH))
+    blob = np.random.default_rng(2).uniform(-1, 1, (1, 3, 96, 128)).astype(np.float32)
+    outputs = []
+    for net in (rebuilt, shipped):
+        net.setInput(blob)
+        outputs.append(net.forward(list(detector_export.OUTPUTS)))
+    for a, b in zip(*outputs):
+        assert np.array_equal(a, b)
 
 
 def test_no_face_in_a_plain_frame():
