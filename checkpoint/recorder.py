@@ -3,8 +3,9 @@
 Entries are queued by the agent and written by one thread in transactions.
 A failed write (database locked, unreachable, disk full) is retried with
 backoff, in order, until it succeeds: an entry handed to the recorder is
-never dropped while the process lives. The database component's health
-reflects the state of the writes.
+never dropped while the process lives, and with a journal (``journal.py``)
+not when it dies either. The database component's health reflects the state
+of the writes.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from typing import Callable, Optional
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import make_transient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from checkpoint.health import ComponentReporter, short_error
+from checkpoint.journal import Journal
 from checkpoint.models import Entry, Exit, GateStatus
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,8 @@ Row = Entry | Exit
 class Recorder:
     def __init__(self, engine: Engine, reporter: Optional[ComponentReporter] = None,
                  clock: Callable[[], float] = time.time, batch_size: int = 100,
-                 retry_initial_s: float = 0.05, retry_max_s: float = 2.0) -> None:
+                 retry_initial_s: float = 0.05, retry_max_s: float = 2.0,
+                 journal: Optional[Journal] = None) -> None:
         self._engine = engine
         self._reporter = reporter
         self._clock = clock
@@ -49,6 +52,13 @@ class Recorder:
         self._listeners: list[Callable[[list[Row]], None]] = []
         self.committed = 0
         self.failed_attempts = 0
+        self._journal = journal
+        self._journal_failing = False
+        self._recovered: set[str] = set()  # uids from the journal: the database may have them already
+        if journal is not None:
+            recovered = journal.recover()
+            self._recovered = {row.uid for row in recovered}
+            self._pending.extend(recovered)
 
     # -- the agent's side -------------------------------------------------
 
@@ -57,9 +67,28 @@ class Recorder:
         self._listeners.append(listener)
 
     def submit(self, row: Row) -> None:
+        """Queue a row; with a journal it is on disk when this returns."""
         with self._cond:
+            if self._journal is not None:
+                self._journal_call(self._journal.append, row)
             self._pending.append(row)
             self._cond.notify_all()
+
+    def _journal_call(self, method, *args) -> None:
+        """A failing journal (disk full, read-only) is reported, never fatal:
+        the rows still go to the database from memory."""
+        try:
+            method(*args)
+        except OSError as exc:
+            if not self._journal_failing:
+                log.error("recorder journal %s failed: %s", self._journal.path, short_error(exc))
+                self._journal_failing = True
+            if self._reporter:
+                self._reporter.count("journal_errors")
+            return
+        if self._journal_failing:
+            log.info("recorder journal %s works again", self._journal.path)
+            self._journal_failing = False
 
     def publish_status(self, status: GateStatus) -> None:
         """Replace the heartbeat row to write (only the newest one matters)."""
@@ -97,7 +126,10 @@ class Recorder:
         if self._thread:
             self._thread.join(timeout=max(self._retry_max_s, 1.0) + 1.0)
         if not flushed:
-            log.error("recorder stopped with %d rows not yet written", len(self._pending))
+            log.error("recorder stopped with %d rows not yet written%s", len(self._pending),
+                      " (kept in the journal for the next start)" if self._journal else "")
+        if self._journal is not None:
+            self._journal.close()
         return flushed
 
     # -- the writer thread -------------------------------------------------
@@ -119,7 +151,7 @@ class Recorder:
             if not batch and status is None:
                 return  # stopping with nothing left
             try:
-                self._write(batch, status)
+                written = self._write(batch, status)
             except Exception as exc:  # locked, unreachable, full, or a bug: retry, never drop
                 for row in batch:  # flushed in the failed transaction: its ids may go to another writer
                     make_transient(row)
@@ -150,23 +182,41 @@ class Recorder:
                     self._pending.popleft()
                 if self._status is status:
                     self._status = None
+                if batch and not self._pending and self._journal is not None:
+                    self._journal_call(self._journal.clear)  # all handed over is committed
                 self._busy = False
-                self.committed += len(batch)
+                self.committed += len(written)
                 self._cond.notify_all()
-            if batch:
+            if written:
                 for listener in self._listeners:
                     try:
-                        listener(batch)
+                        listener(written)
                     except Exception:  # a listener must never stop the writer
                         log.exception("entry listener failed")
 
-    def _write(self, batch: list[Row], status: Optional[GateStatus]) -> None:
+    def _write(self, batch: list[Row], status: Optional[GateStatus]) -> list[Row]:
+        """Commit the batch (and heartbeat); returns the rows written, without
+        journal rows an earlier run had committed already."""
         with Session(self._engine, expire_on_commit=False) as session:
-            for row in batch:
+            rows = self._not_yet_written(session, batch) if self._recovered else batch
+            for row in rows:
                 session.add(row)
             if status is not None:
                 session.merge(status)
             session.commit()
+        if self._recovered:
+            self._recovered.difference_update(row.uid for row in batch)
+        return rows
+
+    def _not_yet_written(self, session: Session, batch: list[Row]) -> list[Row]:
+        present: set[str] = set()
+        for model in (Entry, Exit):
+            uids = [row.uid for row in batch if isinstance(row, model) and row.uid in self._recovered]
+            if uids:
+                present.update(session.exec(select(model.uid).where(model.uid.in_(uids))).all())
+        if present:
+            log.info("journal: %d rows were committed before the restart, skipped", len(present))
+        return [row for row in batch if row.uid not in present]
 
 
 

@@ -27,6 +27,7 @@ from checkpoint.entries import local_date_hour
 from checkpoint.faces import FaceStore
 from checkpoint.forwarder import Forwarder
 from checkpoint.health import ComponentHealth, HealthRegistry
+from checkpoint.journal import Journal, journal_path
 from checkpoint.messages import MaskObservation, SensorStatus
 from checkpoint.recorder import Recorder, gate_status
 
@@ -61,7 +62,11 @@ class AgentRuntime:
             self.engine = open_database(settings.database_url)
         now = self.clock.now()
         self.started_at = datetime.fromtimestamp(now, tz=timezone.utc)
-        self.recorder = Recorder(self.engine, self.health.reporter("database"), clock=self.clock.now).start()
+        journal = Journal(journal_path(settings.data_path, settings.gate.id))
+        self.recorder = Recorder(self.engine, self.health.reporter("database"), clock=self.clock.now,
+                                 journal=journal).start()
+        if self.recorder.backlog:  # rows a crashed run left in the journal: count them in today's occupancy
+            self.recorder.flush(timeout=5.0)
         if settings.database.central_url:
             self.forwarder = Forwarder(self.engine, settings.database.central_url, self.health.reporter("central"),
                                        clock=self.clock.now, batch=settings.database.forward_batch).start()
