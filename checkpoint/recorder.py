@@ -36,7 +36,7 @@ class Recorder:
     def __init__(self, engine: Engine, reporter: Optional[ComponentReporter] = None,
                  clock: Callable[[], float] = time.time, batch_size: int = 100,
                  retry_initial_s: float = 0.05, retry_max_s: float = 2.0,
-                 journal: Optional[Journal] = None) -> None:
+                 journal: Optional[Journal] = None, journal_reporter: Optional[ComponentReporter] = None) -> None:
         self._engine = engine
         self._reporter = reporter
         self._clock = clock
@@ -53,12 +53,15 @@ class Recorder:
         self.committed = 0
         self.failed_attempts = 0
         self._journal = journal
+        self._journal_reporter = journal_reporter
         self._journal_failing = False
         self._recovered: set[str] = set()  # uids from the journal: the database may have them already
         if journal is not None:
             recovered = journal.recover()
             self._recovered = {row.uid for row in recovered}
             self._pending.extend(recovered)
+            if journal_reporter:
+                journal_reporter.ok(clock())
 
     # -- the agent's side -------------------------------------------------
 
@@ -70,11 +73,11 @@ class Recorder:
         """Queue a row; with a journal it is on disk when this returns."""
         with self._cond:
             if self._journal is not None:
-                self._journal_call(self._journal.append, row)
+                self._journal_call("entries not on disk, in memory only until committed", self._journal.append, row)
             self._pending.append(row)
             self._cond.notify_all()
 
-    def _journal_call(self, method, *args) -> None:
+    def _journal_call(self, failure: str, method, *args) -> None:
         """A failing journal (disk full, read-only) is reported, never fatal:
         the rows still go to the database from memory."""
         try:
@@ -83,12 +86,15 @@ class Recorder:
             if not self._journal_failing:
                 log.error("recorder journal %s failed: %s", self._journal.path, short_error(exc))
                 self._journal_failing = True
-            if self._reporter:
-                self._reporter.count("journal_errors")
+            if self._journal_reporter:
+                self._journal_reporter.degraded(self._clock(), f"{failure}: {short_error(exc)}")
+                self._journal_reporter.count("errors")
             return
         if self._journal_failing:
             log.info("recorder journal %s works again", self._journal.path)
             self._journal_failing = False
+            if self._journal_reporter:
+                self._journal_reporter.ok(self._clock())
 
     def publish_status(self, status: GateStatus) -> None:
         """Replace the heartbeat row to write (only the newest one matters)."""
@@ -183,7 +189,7 @@ class Recorder:
                 if self._status is status:
                     self._status = None
                 if batch and not self._pending and self._journal is not None:
-                    self._journal_call(self._journal.clear)  # all handed over is committed
+                    self._journal_call("cannot empty (its rows are committed)", self._journal.clear)
                 self._busy = False
                 self.committed += len(written)
                 self._cond.notify_all()

@@ -64,7 +64,7 @@ class AgentRuntime:
         self.started_at = datetime.fromtimestamp(now, tz=timezone.utc)
         journal = Journal(journal_path(settings.data_path, settings.gate.id))
         self.recorder = Recorder(self.engine, self.health.reporter("database"), clock=self.clock.now,
-                                 journal=journal).start()
+                                 journal=journal, journal_reporter=self.health.reporter("journal")).start()
         if self.recorder.backlog:  # rows a crashed run left in the journal: count them in today's occupancy
             self.recorder.flush(timeout=5.0)
         if settings.database.central_url:

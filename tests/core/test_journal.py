@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from sqlmodel import Session, select
 
 from checkpoint.db import open_database
-from checkpoint.health import HealthRegistry
+from checkpoint.health import DEGRADED, OK, HealthRegistry
 from checkpoint.journal import Journal, journal_path
 from checkpoint.models import Entry, Exit
 from checkpoint.recorder import Recorder
@@ -134,15 +134,24 @@ def recorder_rows_last(engine) -> Entry:
         return session.exec(select(Entry).where(Entry.sensor_id == "s9")).one()
 
 
-def test_a_failing_journal_is_reported_and_rows_still_reach_the_database(tmp_path):
+def test_a_failing_journal_is_reported_and_rows_still_reach_the_database(tmp_path, caplog):
     engine = open_database(f"sqlite:///{tmp_path / 'log.db'}")
     journal = Journal(tmp_path / "j.jsonl")
     journal._fd = os.open("/dev/full", os.O_WRONLY)  # every write fails with ENOSPC
     health = HealthRegistry()
-    recorder = Recorder(engine, health.reporter("database"), journal=journal).start()
-    for i in range(3):
+    recorder = Recorder(engine, health.reporter("database"), journal=journal,
+                        journal_reporter=health.reporter("journal"))
+    assert health.get("journal").state == OK
+    recorder.submit(make_entry(0))  # before the writer starts: nothing can empty the journal yet
+    assert health.get("journal").message.startswith("entries not on disk, in memory only until committed")
+    recorder.start()
+    for i in range(1, 3):
         recorder.submit(make_entry(i))
     assert recorder.flush(timeout=10) and recorder.stop()
     assert len(uids(engine)) == 3
-    assert health.get("database").counters["journal_errors"] >= 3  # each append, and the emptying
+    shown = health.get("journal")  # on the screen's health panel
+    assert shown.state == DEGRADED and shown.message.startswith("cannot empty")  # /dev/full cannot be truncated
+    assert shown.counters["errors"] == 4  # each append, and the emptying
+    assert "No space left on device" in caplog.text
+    assert health.get("database").state == OK
     engine.dispose()

@@ -190,7 +190,9 @@ def test_central_outage_under_a_live_agent_loses_and_doubles_nothing(tmp_path, p
         runtime.stop()
     try:
         local_uids, central_uids = uids(local), uids(central)
-        assert len(local_uids) == len(produced) >= 170  # 20 before, 100 during, 50 after the outage
+        # at least 20 entries before the outage and 100 rows during it (one in 11 an exit); how many
+        # more depends on the machine's speed (each submit waits for the journal's fsync)
+        assert len(local_uids) == len(produced) >= 20 + 90
         assert central_uids == local_uids  # every entry, once, in the order of the local ids
         assert sorted(central_uids) == sorted(produced)
         assert uids(central, Exit) == uids(local, Exit)
