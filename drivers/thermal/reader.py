@@ -23,6 +23,7 @@ from checkpoint.health import ComponentReporter
 from checkpoint.messages import ThermalReading
 from drivers.thermal.base import Fault, ScannerProtocol
 from drivers.thermal.calibrate import Calibrator, Region
+from drivers.thermal.decoding import Decoded, decode_chunk
 from drivers.thermal.link import Backoff, close_port, device_missing, open_port
 from drivers.thermal.protocols.modbus_rtu import gap_s
 
@@ -158,13 +159,9 @@ class ScannerReader:
         if framer is None:
             return 0
         completed = 0
-        for message in framer.feed(data, t):
-            if isinstance(message, Fault):
-                self._fault(message, t)
-                completed += message.kind == "crc_errors"  # a reply came, though damaged
-            else:
-                completed += 1
-                self._result(self.protocol.parse(message), t)
+        for decoded in decode_chunk(self.protocol, framer, self.calibrator, data, t):
+            completed += decoded.reply
+            self._result(decoded, t)
         return completed
 
     def _poll_loop(self, port, framer) -> None:
@@ -192,21 +189,17 @@ class ScannerReader:
             self._check_silence()
 
     # results -----------------------------------------------------------------
-    def _result(self, result, t: float) -> None:
-        if result is None:
+    def _result(self, decoded: Decoded, t: float) -> None:
+        if isinstance(decoded.result, Fault):
+            self._fault(decoded.result, t)
             return
-        if isinstance(result, Fault):
-            self._fault(result, t)
-            return
-        reading = self.calibrator.reading(result, t)
-        if isinstance(reading, Fault):
-            self._fault(reading, t)
+        if not decoded.sample:
             return
         self._good(t)
-        if reading is None:
+        if decoded.result is None:
             return
         try:
-            self.on_reading(reading)
+            self.on_reading(decoded.result)
         except Exception:
             self.reporter.count("callback_errors")
             if "callback" not in self._logged:

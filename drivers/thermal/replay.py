@@ -22,6 +22,7 @@ from checkpoint.config import ScannerConfig
 from checkpoint.messages import SensorStatus, ThermalReading
 from drivers.thermal.base import Fault
 from drivers.thermal.calibrate import Calibrator
+from drivers.thermal.decoding import decode_chunk
 from drivers.thermal.pty_device import PtyDevice
 from drivers.thermal.recording import Event, read_recording
 from drivers.thermal.registry import make_protocol
@@ -69,11 +70,9 @@ def iter_recording(path: Union[str, Path], config: ScannerConfig, t0: float,
             for fault in framer.start_transaction():
                 count(fault)
             continue
-        for message in framer.feed(event.data, t):
-            awaiting = awaiting and isinstance(message, Fault) and message.kind != "crc_errors"
-            result = message if isinstance(message, Fault) else protocol.parse(message)
-            if result is not None and not isinstance(result, Fault):
-                result = calibrator.reading(result, t)
+        for decoded in decode_chunk(protocol, framer, calibrator, event.data, t):
+            awaiting = awaiting and not decoded.reply
+            result = decoded.result
             if isinstance(result, Fault):
                 count(result)
             elif result is not None:
