@@ -32,6 +32,7 @@ from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from checkpoint.backoff import Backoff
 from checkpoint.db import make_engine, migrate
 from checkpoint.health import ComponentReporter, short_error
 from checkpoint.models import Entry, Exit, GateStatus
@@ -161,7 +162,7 @@ class Forwarder:
     # -- the forwarding thread ----------------------------------------------------
 
     def _run(self) -> None:
-        delay = self._retry_initial_s
+        backoff = Backoff(self._retry_max_s, self._retry_initial_s)
         failing = False
         while not self._stop.is_set():
             self._wake.clear()
@@ -169,8 +170,7 @@ class Forwarder:
                 moved = self._pass()
             except _LocalError as exc:  # the outbox itself is busy (locked): not the central's fault
                 log.warning("cannot read or mark the local outbox, will retry: %s", short_error(exc.__cause__ or exc))
-                self._stop.wait(delay)
-                delay = min(delay * 2, self._retry_max_s)
+                self._stop.wait(backoff.next())
                 continue
             except Exception as exc:  # unreachable, or anything else: the thread must live and say so
                 self.failed_attempts += 1
@@ -184,10 +184,9 @@ class Forwarder:
                 if self._central is not None:
                     self._central.dispose()  # fresh connections after the outage
                 # kicks do not shorten the backoff: a busy gate would otherwise hammer a dead server
-                self._stop.wait(delay)
-                delay = min(delay * 2, self._retry_max_s)
+                self._stop.wait(backoff.next())
                 continue
-            delay = self._retry_initial_s
+            backoff.reset()
             if failing:
                 log.info("central database reachable again; outbox delivery resumed")
                 failing = False

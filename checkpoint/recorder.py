@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import make_transient
 from sqlmodel import Session, select
 
+from checkpoint.backoff import Backoff
 from checkpoint.health import ComponentReporter, short_error
 from checkpoint.journal import Journal
 from checkpoint.models import Entry, Exit, GateStatus
@@ -150,7 +151,7 @@ class Recorder:
             return batch, status
 
     def _run(self) -> None:
-        delay = self._retry_initial_s
+        backoff = Backoff(self._retry_max_s, self._retry_initial_s)
         failing = False
         while True:
             batch, status = self._take()
@@ -174,10 +175,9 @@ class Recorder:
                     self._busy = False
                     if self._stopping:
                         return
-                    self._cond.wait(delay)
-                delay = min(delay * 2, self._retry_max_s)
+                    self._cond.wait(backoff.next())
                 continue
-            delay = self._retry_initial_s
+            backoff.reset()
             if failing:
                 log.info("database writes recovered")
                 failing = False

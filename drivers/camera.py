@@ -19,6 +19,7 @@ from typing import Optional, Union
 import cv2
 import numpy as np
 
+from checkpoint.backoff import Backoff
 from checkpoint.clock import Clock
 from checkpoint.config import CameraConfig
 from checkpoint.health import ComponentReporter
@@ -115,7 +116,7 @@ class CameraCapture:
 
     # -- capture thread -------------------------------------------------------
     def _run(self) -> None:
-        backoff = self.backoff_s
+        backoff = Backoff(self.backoff_max_s, self.backoff_s)
         while not self._stop.is_set():
             try:
                 delivered = self._session()
@@ -126,12 +127,10 @@ class CameraCapture:
             finally:
                 with self._cond:
                     self._connected = False
-            if delivered:
-                backoff = self.backoff_s
-            if self._stop.wait(backoff):
+            if delivered:  # it worked for a while: reopen soon, and back off afresh if it keeps failing
+                backoff.reset()
+            if self._stop.wait(backoff.first if delivered else backoff.next()):
                 break
-            if not delivered:
-                backoff = min(backoff * 2, self.backoff_max_s)
 
     def _session(self) -> bool:
         """Open the source and read until it fails; True if a frame came."""

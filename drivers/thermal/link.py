@@ -1,4 +1,4 @@
-"""Transport: open a port by URL (``serial.serial_for_url``) and back off between attempts."""
+"""Transport: open a port by URL (``serial.serial_for_url``), close it, tell a missing device."""
 
 from __future__ import annotations
 
@@ -42,20 +42,3 @@ def close_port(port: serial.SerialBase) -> None:
         output = getattr(getattr(port, "formatter", None), "output", None)
         if output is not None and output not in (sys.stderr, sys.stdout) and not output.closed:
             output.close()
-
-
-class Backoff:
-    """0.1 s, 0.2 s, 0.4 s ... up to ``cap`` seconds; reset after a successful open."""
-
-    def __init__(self, cap: float, first: float = 0.1) -> None:
-        self.cap = max(cap, first)
-        self.first = first
-        self._next = first
-
-    def next(self) -> float:
-        delay = self._next
-        self._next = min(self._next * 2, self.cap)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self.first

@@ -18,13 +18,14 @@ from typing import Callable, Optional
 
 import serial
 
+from checkpoint.backoff import Backoff
 from checkpoint.config import ScannerConfig
 from checkpoint.health import ComponentReporter
 from checkpoint.messages import ThermalReading
 from drivers.thermal.base import Fault, ScannerProtocol
 from drivers.thermal.calibrate import Calibrator, Region
 from drivers.thermal.decoding import Decoded, decode_chunk
-from drivers.thermal.link import Backoff, close_port, device_missing, open_port
+from drivers.thermal.link import close_port, device_missing, open_port
 from drivers.thermal.protocols.modbus_rtu import gap_s
 
 log = logging.getLogger("drivers.thermal")
