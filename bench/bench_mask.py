@@ -158,15 +158,20 @@ def main() -> int:
     framed = [(in_camera_frame(im), label) for im, label in raw]
 
     # Same rule for both models: the largest face, whatever its size (8 px is the
-    # least the configuration allows; the photos are small).
-    pipeline = MaskPipeline(MaskConfig(min_face_px=8))
-    models = {"checkpoint": lambda im: (lambda o: o.mask_class if o.has_face else None)(pipeline.observe(im, 0.0))}
-    if (peer_dir / "face_mask_detection.caffemodel").is_file():
-        models["aizootech-ssd"] = AizooPeer(peer_dir).predict
-    else:
+    # least the configuration allows; the photos are small). The photos go
+    # through the pipeline as `mask eval` runs it, the frames as the camera does.
+    config = MaskConfig(min_face_px=8)
+    photos, camera = MaskPipeline(config, still_images=True), MaskPipeline(config)
+    label = lambda o: o.mask_class if o.has_face else None  # noqa: E731
+    peer = AizooPeer(peer_dir).predict if (peer_dir / "face_mask_detection.caffemodel").is_file() else None
+    if peer is None:
         print(f"bench_mask: peer model absent at {peer_dir}: comparison skipped", file=sys.stderr)
-    rows = [dict(r, frames="as is") for r in run(models, raw, 1)]
-    rows += [dict(r, frames="640x480") for r in run(models, framed, args.passes)]
+    rows = []
+    for frames, pipeline, images, passes in (("as is", photos, raw, 1), ("640x480", camera, framed, args.passes)):
+        models = {"checkpoint": lambda im, p=pipeline: label(p.observe(im, 0.0))}
+        if peer is not None:
+            models["aizootech-ssd"] = peer
+        rows += [dict(r, frames=frames) for r in run(models, images, passes)]
     if args.json:
         print(json.dumps(rows))
         return 0

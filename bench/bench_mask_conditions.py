@@ -103,7 +103,7 @@ def main() -> int:
         items = items[::max(len(items) // args.limit, 1)][:args.limit]
     images = [cv2.imread(str(p), cv2.IMREAD_COLOR) for p, _ in items]
     labels = [label for _, label in items]
-    pipeline = MaskPipeline(MaskConfig(min_face_px=8))
+    pipeline = MaskPipeline(MaskConfig(min_face_px=8), still_images=True)
     models = {"checkpoint": lambda im: (lambda o: o.mask_class if o.has_face else None)(pipeline.observe(im, 0.0))}
     if (peer_dir / "face_mask_detection.caffemodel").is_file():
         models["aizootech-ssd"] = AizooPeer(peer_dir).predict

@@ -58,7 +58,7 @@ def _detect(args) -> int:
     if image is None:
         print(f"checkpoint: cannot read image {args.image}", file=sys.stderr)
         return 2
-    pipeline = MaskPipeline(_mask_config(args))
+    pipeline = MaskPipeline(_mask_config(args), still_images=True)
     faces = pipeline.faces(image)
     visitor = pipeline.visitor(image, faces)
     rows = []

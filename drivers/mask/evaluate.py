@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from pathlib import Path
@@ -13,6 +14,8 @@ from checkpoint.config import MaskConfig
 from checkpoint.messages import MASK, NO_MASK
 from drivers.mask.dataset import list_images
 from drivers.mask.pipeline import MaskPipeline
+
+log = logging.getLogger(__name__)
 
 
 def summarise(results: list[tuple[str, Optional[str], float]]) -> dict:
@@ -37,15 +40,17 @@ def summarise(results: list[tuple[str, Optional[str], float]]) -> dict:
 
 def evaluate(data_dir: str | Path, config: MaskConfig, split: Optional[str] = None,
              limit: Optional[int] = None, progress: Optional[Callable[[int, int], None]] = None) -> dict:
-    pipeline = MaskPipeline(config)
+    pipeline = MaskPipeline(config, still_images=True)
     items = list_images(data_dir, split)
     if limit:
         step = max(len(items) // limit, 1)
         items = items[::step][:limit]  # spread over both classes
-    results = []
+    results, unreadable = [], 0
     for i, (path, label) in enumerate(items):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
+            unreadable += 1
+            log.warning("cannot read %s: not counted", path)
             continue
         start = time.perf_counter()
         obs = pipeline.observe(image, 0.0)
@@ -53,4 +58,4 @@ def evaluate(data_dir: str | Path, config: MaskConfig, split: Optional[str] = No
         results.append((label, obs.mask_class if obs.has_face else None, elapsed))
         if progress:
             progress(i + 1, len(items))
-    return summarise(results)
+    return {**summarise(results), "unreadable": unreadable}

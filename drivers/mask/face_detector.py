@@ -136,16 +136,21 @@ def to_faces(boxes: np.ndarray, scores: np.ndarray, kps: np.ndarray,
             for c, s, k in zip(corners, scores, points)]
 
 
-RETRY_MAX_SIDE = 400  # photos and crops; camera frames (640x480 and up) are larger
+RETRY_MAX_SIDE = 400  # camera frames (640x480 and up) are larger: never retried
 
 
 class FaceDetector:
-    """Find faces in a BGR frame; largest first is up to the caller."""
+    """Find faces in a BGR frame; largest first is up to the caller.
+
+    ``retry_max_side``: images whose longer side is at most this many pixels
+    get the padded retry (see ``detect``); None retries every image (still
+    photos, which may be tight face crops of any size)."""
 
     def __init__(self, score_threshold: float = 0.3, model_path: Optional[Path] = None,
-                 pad_retry: float = 0.35) -> None:
+                 pad_retry: float = 0.35, retry_max_side: Optional[int] = RETRY_MAX_SIDE) -> None:
         self.score_threshold = score_threshold
         self.pad_retry = pad_retry
+        self.retry_max_side = retry_max_side
         self._model_path = str(model_path or MODEL_PATH)
         self._nets: dict[tuple[int, int], cv2.dnn.Net] = {}
 
@@ -176,13 +181,13 @@ class FaceDetector:
         return to_faces(boxes[keep], scores[keep], kps[keep], scale, pad_x, pad_y)
 
     def detect(self, frame_bgr: np.ndarray) -> list[Face]:
-        """All faces, best score first. A tight face crop (a photo no larger than
-        ``RETRY_MAX_SIDE``) that yields nothing is retried once with a grey border
-        around it (the model expects context). Camera frames are not retried: an
-        empty entrance would pay for the detector twice on every frame."""
+        """All faces, best score first. An image that yields nothing is retried
+        once with a grey border around it: a tight face crop leaves the model no
+        context. Camera frames (longer than ``retry_max_side``) are not retried:
+        an empty entrance would pay for the detector twice on every frame."""
         faces = self._run(frame_bgr)
         h, w = frame_bgr.shape[:2]
-        if faces or not self.pad_retry or max(h, w) > RETRY_MAX_SIDE:
+        if faces or not self.pad_retry or (self.retry_max_side is not None and max(h, w) > self.retry_max_side):
             return faces
         p = int(round(self.pad_retry * max(h, w)))
         padded = cv2.copyMakeBorder(frame_bgr, p, p, p, p, cv2.BORDER_CONSTANT, value=(128, 128, 128))

@@ -11,7 +11,7 @@ from checkpoint.config import MaskConfig
 from checkpoint.messages import Box, FaceQuality, MaskObservation
 from drivers.mask.classifier import MaskClassifier
 from drivers.mask.crops import crop_face
-from drivers.mask.face_detector import Face, FaceDetector
+from drivers.mask.face_detector import RETRY_MAX_SIDE, Face, FaceDetector
 
 Roi = tuple[float, float, float, float]
 CONFIDENT_SCORE = 0.5  # faces at least this sure are preferred over larger, doubtful ones
@@ -62,10 +62,14 @@ def face_quality(face: Face, crop_bgr: np.ndarray) -> FaceQuality:
 
 
 class MaskPipeline:
-    def __init__(self, config: MaskConfig, roi: Optional[Roi] = None) -> None:
+    """``still_images``: photos rather than camera frames (``mask eval``,
+    ``mask detect``): a photo may be a tight face crop of any size, so one
+    without a face is always retried with a border."""
+
+    def __init__(self, config: MaskConfig, roi: Optional[Roi] = None, still_images: bool = False) -> None:
         self.config = config
         self.roi = roi
-        self.detector = FaceDetector(config.face_score)
+        self.detector = FaceDetector(config.face_score, retry_max_side=None if still_images else RETRY_MAX_SIDE)
         self.classifier = MaskClassifier(config.model or None)
 
     def faces(self, frame_bgr: np.ndarray) -> list[Face]:

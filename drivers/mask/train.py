@@ -40,7 +40,7 @@ EMA_DECAY = 0.995
 def prepare(data_dir: Path, face_score: float, log: Callable[[str], None], input_size: int = INPUT_SIZE) -> dict:
     """Detect and crop every image once: context crops for training views,
     inference crops for validation."""
-    detector = FaceDetector(face_score)
+    detector = FaceDetector(face_score, retry_max_side=None)  # photos, as in `mask eval`
     items = list_images(data_dir)
     ctx, crops, labels, is_val, found = [], [], [], [], []
     for i, (path, label) in enumerate(items):

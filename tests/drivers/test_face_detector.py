@@ -200,3 +200,15 @@ def test_tight_face_crop_is_found_with_the_padded_retry():
     assert found, "the padded retry should find the face in its own tight crop"
     best = max(found, key=lambda f: f.area)
     assert best.w > 0.6 * crop.shape[1]
+
+
+@needs_shared
+@pytest.mark.shared
+def test_a_large_tight_crop_is_retried_as_a_still_photo_but_not_as_a_camera_frame():
+    # a 100x100 validation photo that is all face (mask on), blown up to 600x600:
+    # no context around the face, and too large for the camera's retry rule
+    image = cv2.imread(str(DATA / "with_mask" / "2f62a30c65c27934.jpg"))
+    large = cv2.resize(image, (600, 600), interpolation=cv2.INTER_LINEAR)
+    assert FaceDetector(0.3).detect(large) == []  # a camera frame is never run twice
+    (face,) = FaceDetector(0.3, retry_max_side=None).detect(large)
+    assert face.w > 0.6 * 600 and -60 < face.x and face.x + face.w < 660
