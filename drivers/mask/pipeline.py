@@ -63,13 +63,15 @@ def face_quality(face: Face, crop_bgr: np.ndarray) -> FaceQuality:
 
 class MaskPipeline:
     """``still_images``: photos rather than camera frames (``mask eval``,
-    ``mask detect``): a photo may be a tight face crop of any size, so one
-    without a face is always retried with a border."""
+    ``mask detect``): a photo may be a tight face crop of any size or show a
+    small person, so one without a face is retried with a border, then in
+    overlapping quarters."""
 
     def __init__(self, config: MaskConfig, roi: Optional[Roi] = None, still_images: bool = False) -> None:
         self.config = config
         self.roi = roi
-        self.detector = FaceDetector(config.face_score, retry_max_side=None if still_images else RETRY_MAX_SIDE)
+        self.detector = FaceDetector(config.face_score, retry_max_side=None if still_images else RETRY_MAX_SIDE,
+                                     tile_retry=still_images)
         self.classifier = MaskClassifier(config.model or None)
 
     def faces(self, frame_bgr: np.ndarray) -> list[Face]:

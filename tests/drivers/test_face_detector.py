@@ -212,3 +212,18 @@ def test_a_large_tight_crop_is_retried_as_a_still_photo_but_not_as_a_camera_fram
     assert FaceDetector(0.3).detect(large) == []  # a camera frame is never run twice
     (face,) = FaceDetector(0.3, retry_max_side=None).detect(large)
     assert face.w > 0.6 * 600 and -60 < face.x and face.x + face.w < 660
+
+
+@needs_shared
+@pytest.mark.shared
+def test_a_small_face_in_a_large_photo_is_found_in_the_quarters():
+    image = cv2.imread(str(FACE_IMAGE))
+    (face,) = FaceDetector(0.3).detect(image)
+    canvas = np.full((960, 1280, 3), 100, np.uint8)  # the photo at 200 px in a 1280x960 picture
+    canvas[600:800, 900:1100] = cv2.resize(image, (200, 200), interpolation=cv2.INTER_AREA)
+    assert FaceDetector(0.3, retry_max_side=None).detect(canvas) == []  # 15 px of detector input: too small
+    found = FaceDetector(0.3, retry_max_side=None, tile_retry=True).detect(canvas)
+    assert len(found) == 1
+    s = 200 / 256
+    expected = (900 + face.x * s, 600 + face.y * s, face.w * s, face.h * s)
+    assert (found[0].x, found[0].y, found[0].w, found[0].h) == pytest.approx(expected, abs=12)
