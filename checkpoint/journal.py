@@ -81,13 +81,22 @@ class Journal:
         return rows
 
     def append(self, row: Row) -> None:
-        """Write one row and sync it to disk (raises OSError when that fails)."""
+        """Write one row and sync it to disk (raises OSError when that fails;
+        a partly written line is cut off again so it cannot swallow the next)."""
         fd = self._open()
         data = encode(row)
-        written = 0
-        while written < len(data):
-            written += os.write(fd, data[written:])
-        os.fsync(fd)
+        start = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            written = 0
+            while written < len(data):
+                written += os.write(fd, data[written:])
+            os.fsync(fd)
+        except OSError:
+            try:
+                os.ftruncate(fd, start)
+            except OSError:
+                pass  # the torn line stays; recover() skips what it cannot read
+            raise
 
     def clear(self) -> None:
         """Everything journaled is committed: empty the file."""

@@ -155,3 +155,34 @@ def test_a_failing_journal_is_reported_and_rows_still_reach_the_database(tmp_pat
     assert "No space left on device" in caplog.text
     assert health.get("database").state == OK
     engine.dispose()
+
+
+FULL_DISK_CHILD = textwrap.dedent("""
+    import resource, signal, sys
+    from datetime import datetime, timezone
+    from checkpoint.journal import Journal
+    from checkpoint.models import Entry
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1500, 1500))  # the disk fills up mid-line
+    journal = Journal(sys.argv[1])
+    written = failed = 0
+    for i in range(10):
+        try:
+            journal.append(Entry(gate_id="g", decided_at=datetime.now(timezone.utc), local_date="2026-11-24",
+                                 local_hour=9, outcome="allowed", sensor_id=f"s{i}"))
+            written += 1
+        except OSError:
+            failed += 1
+    print(written, failed)
+""")
+
+
+def test_a_line_cut_short_by_a_full_disk_is_removed(tmp_path):
+    path = tmp_path / "j.jsonl"
+    out = subprocess.run([sys.executable, "-c", FULL_DISK_CHILD, str(path)], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.split()
+    written, failed = int(out[0]), int(out[1])
+    assert written >= 1 and failed >= 1  # the premise: some lines fitted, later ones did not
+    data = path.read_bytes()
+    assert data.endswith(b"\n") and len(data) <= 1500
+    assert [r.sensor_id for r in Journal(path).recover()] == [f"s{i}" for i in range(written)]
