@@ -125,6 +125,9 @@ class FaceRule(Section):
 class CapacityRule(Section):
     mode: Mode = "off"
     limit: int = Field(0, ge=0, description="People allowed inside at once; 0 means no limit.")
+    scope: Literal["gate", "building"] = Field(
+        "gate", description="gate: count who came in through this gate; building: through every gate that logs "
+                            "to the same database, or to the central one (database.central_url).")
 
 
 class FaultRule(Section):

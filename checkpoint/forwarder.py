@@ -31,11 +31,13 @@ from typing import Callable, Optional
 from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
 from checkpoint.backoff import Backoff
+from checkpoint.counts import occupancy
 from checkpoint.db import make_engine, migrate
 from checkpoint.health import ComponentReporter, short_error
-from checkpoint.models import Entry, Exit, GateStatus
+from checkpoint.models import ALLOWED, Entry, Exit, GateStatus
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,8 @@ class Forwarder:
         self.forwarded = 0  # rows marked forwarded by this process
         self.passes = 0
         self.failed_attempts = 0
+        self.reachable = False  # the last pass reached the central database
+        self._engine_lock = threading.Lock()
 
     # -- the agent's side -------------------------------------------------------
 
@@ -179,6 +183,7 @@ class Forwarder:
                     log.error("central database unreachable, entries wait in the local outbox: %s", message,
                               exc_info=not isinstance(exc, (SQLAlchemyError, OSError)))
                     failing = True
+                self.reachable = False
                 self._reporter.down(self._clock(), f"central database unreachable: {message}")
                 self._reporter.count("forward_errors")
                 if self._central is not None:
@@ -187,6 +192,7 @@ class Forwarder:
                 self._stop.wait(backoff.next())
                 continue
             backoff.reset()
+            self.reachable = True
             if failing:
                 log.info("central database reachable again; outbox delivery resumed")
                 failing = False
@@ -198,12 +204,35 @@ class Forwarder:
             self._wake.wait(self._poll_s)
 
     def _engine(self) -> Engine:
-        if self._central is None:
-            self._central = central_engine(self._central_url, self._connect_timeout_s)
-        if not self._migrated:
-            self._migrate(self._central)
-            self._migrated = True
-        return self._central
+        with self._engine_lock:  # the forwarding thread and building_occupancy's caller
+            if self._central is None:
+                self._central = central_engine(self._central_url, self._connect_timeout_s)
+            if not self._migrated:
+                self._migrate(self._central)
+                self._migrated = True
+            return self._central
+
+    def building_occupancy(self, day: str) -> Optional[int]:
+        """People inside the building: every gate's allowed entries minus exits
+        in the central log (overrides and exits entered centrally included),
+        plus this gate's rows not forwarded yet. None while the central
+        database is unreachable (the caller keeps its own running count).
+
+        The outbox is read first: a row forwarded between the two reads is
+        counted twice for a moment rather than missed (the safer error for a
+        crowd limit); the next refresh corrects it."""
+        if not self.reachable:
+            return None
+        with self._local.connect() as connection:
+            entries, exits = Entry.__table__, Exit.__table__
+            waiting_in = connection.execute(select(func.count()).select_from(entries).where(
+                entries.c.forwarded_at.is_(None), entries.c.local_date == day,
+                entries.c.outcome == ALLOWED)).scalar_one()
+            waiting_out = connection.execute(select(func.count()).select_from(exits).where(
+                exits.c.forwarded_at.is_(None), exits.c.local_date == day)).scalar_one()
+        with Session(self._engine()) as session:
+            inside = occupancy(session, day)
+        return max(inside + waiting_in - waiting_out, 0)
 
     @staticmethod
     def _migrate(engine: Engine) -> None:

@@ -113,6 +113,8 @@ class GateStatus(SQLModel, table=True):
     components: str = Field(default="{}", description="JSON: component name -> health snapshot.")
     backlog: int = 0
     capacity: int = 0
+    capacity_scope: str = Field(default="gate", max_length=16, sa_column_kwargs={"server_default": "gate"},
+                                description="gate: the limit counts this gate's visitors; building: all gates'.")
 
 
 class User(SQLModel, table=True):

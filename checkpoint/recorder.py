@@ -227,9 +227,10 @@ class Recorder:
 
 
 def gate_status(gate_id: str, name: str, timezone_name: str, components: dict, backlog: int,
-                capacity: int, started_at: Optional[datetime], now: float) -> GateStatus:
+                capacity: int, started_at: Optional[datetime], now: float, capacity_scope: str = "gate") -> GateStatus:
     return GateStatus(
         gate_id=gate_id, name=name, timezone=timezone_name,
         updated_at=datetime.fromtimestamp(now, tz=timezone.utc), started_at=started_at,
         components=json.dumps(components, sort_keys=True), backlog=backlog, capacity=capacity,
+        capacity_scope=capacity_scope,
     )

@@ -2,9 +2,10 @@
 
 Threads: each driver owns its own (scanner reader, camera watcher); the
 decision thread drains the event queue and ticks the tracker; the heartbeat
-thread publishes health and backlog for the screen and refreshes occupancy
-from the log (exits recorded on the screen). No exception from a driver
-reaches the decision thread: drivers report faults through health.
+thread publishes health and backlog for the screen; the occupancy thread
+re-reads occupancy from the log (exits recorded on the screen; with a building
+scope, the other gates too). No exception from a driver reaches the decision
+thread: drivers report faults through health.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from checkpoint.db import open_database
 from checkpoint.entries import local_date_hour
 from checkpoint.faces import FaceStore
 from checkpoint.forwarder import Forwarder
-from checkpoint.health import ComponentHealth, HealthRegistry
+from checkpoint.health import ComponentHealth, HealthRegistry, short_error
 from checkpoint.journal import Journal, journal_path
 from checkpoint.messages import MaskObservation, SensorStatus
 from checkpoint.recorder import Recorder, gate_status
@@ -73,14 +74,17 @@ class AgentRuntime:
             self.recorder.on_committed(lambda rows: self.forwarder.kick())
         day, _ = local_date_hour(now, settings.zone)
         self.faces = FaceStore(settings.data_path) if settings.privacy.store_face_images else None
-        self.agent = Agent(settings, self.recorder, Occupancy(settings.zone, day, self._occupancy_in_log(day)),
-                           face_store=self.faces)
+        inside = self._occupancy_in_log(day)
+        if inside is None:  # e.g. the central database unreachable at start: at least this gate's own visitors
+            inside = self._gate_occupancy_in_local_log(day)
+        self.agent = Agent(settings, self.recorder, Occupancy(settings.zone, day, inside), face_store=self.faces)
         self._last_purge_day: Optional[str] = None
         self.health.on_change(self._on_health_change)
         self._start_scanner()
         self._start_camera()
         self._spawn(self._decide_loop, "decisions")
         self._spawn(self._heartbeat_loop, "heartbeat")
+        self._spawn(self._occupancy_loop, "occupancy")
         log.info("agent for gate %s started (database %s)", settings.gate.id,
                  self.engine.url.render_as_string(hide_password=True))
         return self
@@ -154,12 +158,28 @@ class AgentRuntime:
             except Exception:  # a bad event must not stop the gate
                 log.exception("failed to process %r", event)
 
-    def _occupancy_in_log(self, day: str) -> int:
+    def _occupancy_in_log(self, day: str) -> Optional[int]:
+        """People inside now, from the log: this gate's visitors, or with
+        ``rules.capacity.scope = "building"`` every gate's (the shared log, or
+        the central one plus this gate's outbox). None when it cannot be read:
+        the agent then keeps its own running count."""
+        building = self.settings.rules.capacity.scope == "building"
+        try:
+            if building and self.forwarder is not None:
+                return self.forwarder.building_occupancy(day)
+            with Session(self.engine) as session:
+                return occupancy(session, day, None if building else self.settings.gate.id)
+        except Exception as exc:  # the gate runs even when the log cannot be read
+            log.warning("cannot read occupancy from the log: %s", short_error(exc))
+            return None
+
+    def _gate_occupancy_in_local_log(self, day: str) -> int:
+        """This gate's own count: the start-up figure when the building's is unknown."""
         try:
             with Session(self.engine) as session:
                 return occupancy(session, day, self.settings.gate.id)
-        except Exception as exc:  # the gate runs even when the log cannot be read
-            log.warning("cannot read occupancy from the log: %s", exc)
+        except Exception as exc:
+            log.warning("cannot read occupancy from the log: %s", short_error(exc))
             return 0
 
     def _publish_status(self) -> None:
@@ -167,7 +187,7 @@ class AgentRuntime:
         now = self.clock.now()
         status = gate_status(
             gate.id, gate.name, gate.timezone, self.health.snapshot(now), self.backlog(),
-            self.settings.rules.capacity.limit, self.started_at, now,
+            self.settings.rules.capacity.limit, self.started_at, now, self.settings.rules.capacity.scope,
         )
         if self.forwarder is not None:
             self.forwarder.publish_status(status)
@@ -190,10 +210,18 @@ class AgentRuntime:
         while not self._stop.wait(self.heartbeat_s):
             self._publish_status()
             self._purge_faces(local_date_hour(self.clock.now(), self.settings.zone)[0])
+
+    def _occupancy_loop(self) -> None:
+        """Re-read occupancy from the log (exits recorded on the screens, other
+        gates) in its own thread: a slow central database must not hold up the
+        heartbeat."""
+        while not self._stop.wait(self.heartbeat_s):
             changes = self.agent.changes  # before the backlog check: the agent submits, then counts
             if self.recorder.backlog == 0:
                 day, _ = local_date_hour(self.clock.now(), self.settings.zone)
-                self.put(_OccupancyRefresh(day, self._occupancy_in_log(day), changes))
+                inside = self._occupancy_in_log(day)
+                if inside is not None:
+                    self.put(_OccupancyRefresh(day, inside, changes))
 
 
 class _OccupancyRefresh:
