@@ -48,6 +48,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "screen.denied": ("Ditolak", "Denied"),
     "screen.remeasure": ("Ukur ulang", "Re-measure"),
     "screen.occupancy": ("Di dalam", "Inside"),
+    "screen.building": ("seluruh gedung", "whole building"),
     "screen.capacity": ("kapasitas", "capacity"),
     "screen.no_limit": ("tanpa batas", "no limit"),
     "screen.denied_by": ("Ditolak karena", "Denied for"),

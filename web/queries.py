@@ -60,12 +60,16 @@ def entry_by_uid(session: Session, uid: str) -> Optional[Entry]:
     return session.exec(select(Entry).where(Entry.uid == uid)).first()
 
 
-def capacity(session: Session, gate: Optional[str]) -> int:
-    """The capacity declared by the gate(s) on screen (summed over all gates when showing all)."""
-    statement = select(func.sum(GateStatus.capacity))
+def capacity(session: Session, gate: Optional[str]) -> tuple[int, bool]:
+    """(limit, building-wide) for the gate(s) on screen. Gate limits add up
+    over all gates; a building limit, declared by every gate, counts once."""
+    statement = select(GateStatus.capacity, GateStatus.capacity_scope)
     if gate:
         statement = statement.where(GateStatus.gate_id == gate)
-    return int(session.exec(statement).one() or 0)
+    rows = session.exec(statement).all()
+    building = [limit for limit, scope in rows if scope == "building"]
+    per_gate = sum(limit for limit, scope in rows if scope != "building")
+    return per_gate + max(building, default=0), bool(building)
 
 
 def gate_ids(session: Session) -> list[str]:
@@ -78,6 +82,7 @@ class TodaySummary:
     counts: DailyCounts
     occupancy: int
     capacity: int
+    building: bool = False  # occupancy and capacity are the whole building's
 
     @property
     def occupancy_ratio(self) -> Optional[float]:
@@ -85,4 +90,8 @@ class TodaySummary:
 
 
 def today_summary(session: Session, day: str, gate: Optional[str]) -> TodaySummary:
-    return TodaySummary(daily_counts(session, day, gate), occupancy(session, day, gate), capacity(session, gate))
+    """Today's counts for the gate(s) on screen. Occupancy is the gate's own
+    unless its limit is building-wide: then the whole building's."""
+    limit, building = capacity(session, gate)
+    inside = occupancy(session, day, None if building else gate)
+    return TodaySummary(daily_counts(session, day, gate), inside, limit, building)

@@ -47,6 +47,23 @@ def test_todays_counts_occupancy_and_capacity(client, auth, engine):
     assert reasons.index("No mask") < reasons.index("Fever")  # most frequent first
 
 
+def test_a_building_wide_limit_counts_every_gate_once(client, auth, engine):
+    now = time.time()
+    store(engine, *[gate_status(g, g, "Asia/Jakarta", {}, 0, 100, None, now, capacity_scope="building")
+                    for g in ("gate-1", "gate-2")],
+          gate_status("gate-3", "Parkir", "Asia/Jakarta", {}, 0, 20, None, now))  # its own limit
+    store(engine, *[make_entry(gate_id="gate-1") for _ in range(3)], *[make_entry(gate_id="gate-2") for _ in range(2)],
+          make_entry(gate_id="gate-3"), Exit(gate_id="gate-2", at=earlier_today(0.1), local_date=make_entry().local_date))
+    auth.login("guard")
+    one_gate = client.get("/screen/live?gate=gate-1", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    # gate-1's limit is the building's: everyone inside through any gate, against 100 (not 200)
+    assert 'Inside (whole building): <strong id="occupancy">5<' in one_gate and "/ 100 capacity" in one_gate
+    gate3 = client.get("/screen/live?gate=gate-3", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'Inside: <strong id="occupancy">1<' in gate3 and "/ 20 capacity" in gate3
+    everyone = client.get("/screen/live", headers={"Accept-Language": "id"}).get_data(as_text=True)
+    assert 'Di dalam (seluruh gedung): <strong id="occupancy">5<' in everyone and "/ 120" in everyone
+
+
 def test_health_panel_silent_gate_backlog_and_components(client, auth, engine):
     components = {"scanner": {"state": "degraded", "message": "checksum errors", "last_ok_age_s": 2.0,
                               "counters": {"bad_frames": 7}}}
