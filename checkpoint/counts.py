@@ -124,12 +124,10 @@ def daily_range(session: Session, first: str, last: str, gate_id: Optional[str] 
     return list(days.values())
 
 
-def occupancy(session: Session, day: str, gate_id: Optional[str] = None) -> int:
-    """People inside now: today's allowed entries (after overrides) minus today's exits."""
-    allowed = session.exec(
-        _gate_filter(select(func.count()).select_from(Entry).where(Entry.local_date == day, Entry.outcome == ALLOWED),
-                     Entry.gate_id, gate_id)
-    ).one()[0]
+def override_delta(session: Session, day: str, gate_id: Optional[str] = None) -> int:
+    """How overrides change today's allowed entries: +1 for each entry a guard
+    let in after all, -1 for each allowed one turned back (the latest override
+    of an entry counts)."""
     latest_override = (
         select(Override.entry_uid, func.max(Override.id).label("last_id")).group_by(Override.entry_uid).subquery()
     )
@@ -142,11 +140,16 @@ def occupancy(session: Session, day: str, gate_id: Optional[str] = None) -> int:
             Entry.gate_id, gate_id,
         )
     ).all()
-    for original, final in changes:
-        if original != ALLOWED and final == ALLOWED:
-            allowed += 1
-        elif original == ALLOWED and final != ALLOWED:
-            allowed -= 1
+    return sum((final == ALLOWED) - (original == ALLOWED) for original, final in changes)
+
+
+def occupancy(session: Session, day: str, gate_id: Optional[str] = None) -> int:
+    """People inside now: today's allowed entries (after overrides) minus today's exits."""
+    allowed = session.exec(
+        _gate_filter(select(func.count()).select_from(Entry).where(Entry.local_date == day, Entry.outcome == ALLOWED),
+                     Entry.gate_id, gate_id)
+    ).one()[0]
+    allowed += override_delta(session, day, gate_id)
     exits = session.exec(
         _gate_filter(select(func.count()).select_from(Exit).where(Exit.local_date == day), Exit.gate_id, gate_id)
     ).one()[0]

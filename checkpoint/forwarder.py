@@ -34,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from checkpoint.backoff import Backoff
-from checkpoint.counts import occupancy
+from checkpoint.counts import occupancy, override_delta
 from checkpoint.db import make_engine, migrate
 from checkpoint.health import ComponentReporter, short_error
 from checkpoint.models import ALLOWED, Entry, Exit, GateStatus
@@ -204,7 +204,7 @@ class Forwarder:
             self._wake.wait(self._poll_s)
 
     def _engine(self) -> Engine:
-        with self._engine_lock:  # the forwarding thread and building_occupancy's caller
+        with self._engine_lock:  # the forwarding thread and occupancy()'s caller
             if self._central is None:
                 self._central = central_engine(self._central_url, self._connect_timeout_s)
             if not self._migrated:
@@ -212,11 +212,13 @@ class Forwarder:
                 self._migrated = True
             return self._central
 
-    def building_occupancy(self, day: str) -> Optional[int]:
-        """People inside the building: every gate's allowed entries minus exits
-        in the central log (overrides and exits entered centrally included),
-        plus this gate's rows not forwarded yet. None while the central
-        database is unreachable (the caller keeps its own running count).
+    def occupancy(self, day: str, gate_id: Optional[str] = None) -> Optional[int]:
+        """People inside: allowed entries minus exits in the central log, for
+        one gate or (None) the whole building, overrides and exits entered on
+        the central web app included, plus this gate's rows not forwarded yet
+        and the overrides entered on its own screen (they stay in its log).
+        None while the central database is unreachable (the caller keeps its
+        own running count).
 
         The outbox is read first: a row forwarded between the two reads is
         counted twice for a moment rather than missed (the safer error for a
@@ -230,9 +232,11 @@ class Forwarder:
                 entries.c.outcome == ALLOWED)).scalar_one()
             waiting_out = connection.execute(select(func.count()).select_from(exits).where(
                 exits.c.forwarded_at.is_(None), exits.c.local_date == day)).scalar_one()
+        with Session(self._local) as session:
+            overridden_here = override_delta(session, day)
         with Session(self._engine()) as session:
-            inside = occupancy(session, day)
-        return max(inside + waiting_in - waiting_out, 0)
+            inside = occupancy(session, day, gate_id)
+        return max(inside + waiting_in - waiting_out + overridden_here, 0)
 
     @staticmethod
     def _migrate(engine: Engine) -> None:

@@ -160,15 +160,16 @@ class AgentRuntime:
 
     def _occupancy_in_log(self, day: str) -> Optional[int]:
         """People inside now, from the log: this gate's visitors, or with
-        ``rules.capacity.scope = "building"`` every gate's (the shared log, or
-        the central one plus this gate's outbox). None when it cannot be read:
+        ``rules.capacity.scope = "building"`` every gate's. With a central
+        database it is read there (with exits and overrides entered on the
+        central web app) plus this gate's outbox. None when it cannot be read:
         the agent then keeps its own running count."""
-        building = self.settings.rules.capacity.scope == "building"
+        gate_id = None if self.settings.rules.capacity.scope == "building" else self.settings.gate.id
         try:
-            if building and self.forwarder is not None:
-                return self.forwarder.building_occupancy(day)
+            if self.forwarder is not None:
+                return self.forwarder.occupancy(day, gate_id)
             with Session(self.engine) as session:
-                return occupancy(session, day, None if building else self.settings.gate.id)
+                return occupancy(session, day, gate_id)
         except Exception as exc:  # the gate runs even when the log cannot be read
             log.warning("cannot read occupancy from the log: %s", short_error(exc))
             return None
