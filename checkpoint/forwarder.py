@@ -99,7 +99,7 @@ class Forwarder:
         self.forwarded = 0  # rows marked forwarded by this process
         self.passes = 0
         self.failed_attempts = 0
-        self.reachable = False  # the last pass reached the central database
+        self.reachable = False  # the last write to the central database succeeded (none failed since)
         self._engine_lock = threading.Lock()
 
     # -- the agent's side -------------------------------------------------------
@@ -192,7 +192,6 @@ class Forwarder:
                 self._stop.wait(backoff.next())
                 continue
             backoff.reset()
-            self.reachable = True
             if failing:
                 log.info("central database reachable again; outbox delivery resumed")
                 failing = False
@@ -266,6 +265,7 @@ class Forwarder:
         if status is not None:
             with central.begin() as connection:
                 self._upsert_status(connection, status)
+            self.reachable = True
             with self._lock:
                 if self._status is status:
                     self._status = None
@@ -288,6 +288,7 @@ class Forwarder:
         insert = _insert(central.dialect.name)
         with central.begin() as connection:
             connection.execute(insert(table).on_conflict_do_nothing(index_elements=["uid"]), values)
+        self.reachable = True
         # sent: a crash from here to the local commit re-sends these rows, which the conflict clause ignores
         stamp = datetime.fromtimestamp(self._clock(), tz=timezone.utc)
         try:
