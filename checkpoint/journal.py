@@ -48,7 +48,10 @@ def decode(line: bytes) -> Row:
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # the first append reports it on the health panel
+            log.error("journal folder %s cannot be made: %s", self.path.parent, exc)
         self._fd: Optional[int] = None
 
     def _open(self) -> int:
@@ -63,6 +66,9 @@ class Journal:
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
+            return []
+        except OSError as exc:  # unreadable: the gate must still start
+            log.error("journal %s cannot be read, rows of an earlier run in it are not recovered: %s", self.path, exc)
             return []
         lines = data.split(b"\n")
         rows = []

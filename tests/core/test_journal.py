@@ -186,3 +186,19 @@ def test_a_line_cut_short_by_a_full_disk_is_removed(tmp_path):
     data = path.read_bytes()
     assert data.endswith(b"\n") and len(data) <= 1500
     assert [r.sensor_id for r in Journal(path).recover()] == [f"s{i}" for i in range(written)]
+
+
+def test_an_unusable_journal_path_does_not_stop_the_gate(tmp_path, caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the journal's folder should be")
+    journal = Journal(blocker / "j.jsonl")  # cannot make the folder: logged, not raised
+    assert journal.recover() == []
+    engine = open_database(f"sqlite:///{tmp_path / 'log.db'}")
+    health = HealthRegistry()
+    recorder = Recorder(engine, journal=journal, journal_reporter=health.reporter("journal")).start()
+    recorder.submit(make_entry(1))
+    assert recorder.flush(timeout=10) and recorder.stop()
+    assert len(uids(engine)) == 1
+    assert health.get("journal").state == DEGRADED
+    assert "cannot be made" in caplog.text
+    engine.dispose()
