@@ -8,6 +8,7 @@ recorder writes. PostgreSQL is used by URL (``postgresql+psycopg://...``).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Optional
@@ -38,11 +39,18 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, *, busy_timeout_s: float = 5.0, pool_size: Optional[int] = None) -> Engine:
-    """An engine for ``url``; creates the SQLite file's folder when needed."""
+    """An engine for ``url``; creates the SQLite file's folder when needed,
+    and a new SQLite file readable by its owner only (it holds temperatures:
+    SQLite gives its -wal and -shm files the same mode)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(parsed.database)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                pass  # an existing log keeps the mode its owner gave it
         engine = create_engine(url, connect_args={"timeout": busy_timeout_s, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_s))
         return engine

@@ -23,3 +23,17 @@ def test_sqlite_runs_in_wal_with_durable_commits(tmp_path):
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
     engine.dispose()
+
+
+def test_a_new_sqlite_log_and_its_wal_are_readable_by_their_owner_only(tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "log" / "checkpoint.db"
+    engine = open_database(f"sqlite:///{path}")
+    with engine.connect() as connection:  # an open connection keeps the -wal and -shm files
+        connection.execute(text("CREATE TABLE IF NOT EXISTS probe (x INTEGER)"))
+        connection.commit()
+        modes = {p.name: stat.S_IMODE(os.stat(p).st_mode) for p in path.parent.iterdir()}
+    engine.dispose()
+    assert modes == {"checkpoint.db": 0o600, "checkpoint.db-wal": 0o600, "checkpoint.db-shm": 0o600}
