@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -17,16 +15,7 @@ from checkpoint.health import DEGRADED, DOWN, OK, HealthRegistry
 from checkpoint.messages import MaskObservation
 from drivers.camera import CameraCapture, parse_source
 from drivers.vision import CameraWatcher
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll a condition until it holds or the timeout passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
+from polling import wait_until
 
 
 def write_video(path: Path, frames: int, fps: float, level: int = 0, size=(64, 48)) -> None:

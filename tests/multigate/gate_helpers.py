@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import make_url
@@ -16,16 +15,6 @@ from checkpoint.entries import local_date_hour
 from checkpoint.models import Entry, Exit
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 15.0, interval: float = 0.02) -> bool:
-    """Poll ``condition`` until it holds or ``timeout`` passes; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return bool(condition())
 
 
 def make_entry(gate_id: str, n: int, t: float | None = None) -> Entry:

@@ -27,7 +27,7 @@ from checkpoint.health import DOWN, OK
 from checkpoint.messages import MASK, MASK_BELOW_NOSE, NO_MASK, Box, MaskObservation
 from checkpoint.models import Entry, GateStatus
 from checkpoint.runtime import AgentRuntime
-from gate_helpers import wait_until
+from polling import wait_until
 from drivers.thermal.virtual import VirtualScanner
 
 

@@ -17,7 +17,8 @@ from checkpoint.health import DOWN, OK, HealthRegistry
 from checkpoint.models import Entry, Exit, GateStatus
 from checkpoint.recorder import gate_status
 from checkpoint.runtime import AgentRuntime
-from gate_helpers import make_entry, make_exit, via_port, wait_until
+from gate_helpers import make_entry, make_exit, via_port
+from polling import wait_until
 
 
 def uids(engine, table=Entry, gate_id=None):

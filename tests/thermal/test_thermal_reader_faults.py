@@ -8,6 +8,7 @@ from checkpoint.clock import LiveClock
 from checkpoint.config import ScannerConfig
 from drivers.thermal.reader import ScannerReader
 from drivers.thermal.registry import make_protocol
+from polling import wait_until
 
 
 def test_failing_tap_stops_recording_not_reading(virtual, registry, collector):
@@ -47,7 +48,7 @@ def test_failing_callback_is_logged_once_and_counted(virtual, registry, caplog):
         with caplog.at_level(logging.ERROR, logger="drivers.thermal.reader"):
             for temp in (36.5, 36.6, 36.7):
                 device.send_temperature(temp)
-            deadline_ok = _wait(lambda: len(calls) >= 3)
+            deadline_ok = wait_until(lambda: len(calls) >= 3, timeout=3.0)
         assert deadline_ok
         assert registry.get("scanner").counters["callback_errors"] == 3
         assert sum("callback failed" in r.getMessage() for r in caplog.records) == 1
@@ -55,12 +56,3 @@ def test_failing_callback_is_logged_once_and_counted(virtual, registry, caplog):
         reader.stop()
 
 
-def _wait(predicate, timeout=3.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
