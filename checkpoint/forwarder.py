@@ -224,14 +224,11 @@ class Forwarder:
         crowd limit); the next refresh corrects it."""
         if not self.reachable:
             return None
-        with self._local.connect() as connection:
-            entries, exits = Entry.__table__, Exit.__table__
-            waiting_in = connection.execute(select(func.count()).select_from(entries).where(
-                entries.c.forwarded_at.is_(None), entries.c.local_date == day,
-                entries.c.outcome == ALLOWED)).scalar_one()
-            waiting_out = connection.execute(select(func.count()).select_from(exits).where(
-                exits.c.forwarded_at.is_(None), exits.c.local_date == day)).scalar_one()
         with Session(self._local) as session:
+            waiting_in = session.exec(select(func.count()).select_from(Entry).where(
+                Entry.forwarded_at.is_(None), Entry.local_date == day, Entry.outcome == ALLOWED)).one()[0]
+            waiting_out = session.exec(select(func.count()).select_from(Exit).where(
+                Exit.forwarded_at.is_(None), Exit.local_date == day)).one()[0]
             overridden_here = override_delta(session, day)
         with Session(self._engine()) as session:
             inside = occupancy(session, day, gate_id)

@@ -76,7 +76,7 @@ class AgentRuntime:
         self.faces = FaceStore(settings.data_path) if settings.privacy.store_face_images else None
         inside = self._occupancy_in_log(day)
         if inside is None:  # e.g. the central database unreachable at start: at least this gate's own visitors
-            inside = self._gate_occupancy_in_local_log(day)
+            inside = self._local_occupancy(day, settings.gate.id) or 0
         self.agent = Agent(settings, self.recorder, Occupancy(settings.zone, day, inside), face_store=self.faces)
         self._last_purge_day: Optional[str] = None
         self.health.on_change(self._on_health_change)
@@ -165,23 +165,21 @@ class AgentRuntime:
         central web app) plus this gate's outbox. None when it cannot be read:
         the agent then keeps its own running count."""
         gate_id = None if self.settings.rules.capacity.scope == "building" else self.settings.gate.id
+        if self.forwarder is None:
+            return self._local_occupancy(day, gate_id)
         try:
-            if self.forwarder is not None:
-                return self.forwarder.occupancy(day, gate_id)
+            return self.forwarder.occupancy(day, gate_id)
+        except Exception as exc:  # the gate runs even when the log cannot be read
+            log.warning("cannot read occupancy from the central log: %s", short_error(exc))
+            return None
+
+    def _local_occupancy(self, day: str, gate_id: Optional[str]) -> Optional[int]:
+        try:
             with Session(self.engine) as session:
                 return occupancy(session, day, gate_id)
         except Exception as exc:  # the gate runs even when the log cannot be read
             log.warning("cannot read occupancy from the log: %s", short_error(exc))
             return None
-
-    def _gate_occupancy_in_local_log(self, day: str) -> int:
-        """This gate's own count: the start-up figure when the building's is unknown."""
-        try:
-            with Session(self.engine) as session:
-                return occupancy(session, day, self.settings.gate.id)
-        except Exception as exc:
-            log.warning("cannot read occupancy from the log: %s", short_error(exc))
-            return 0
 
     def _publish_status(self) -> None:
         gate = self.settings.gate
