@@ -105,6 +105,19 @@ def in_camera_frame(image: np.ndarray) -> np.ndarray:
     return frame
 
 
+def validation_split(limit: int | None) -> list[tuple[np.ndarray, str]]:
+    """(image, label) for the validation split, or an evenly spread sample of ``limit``."""
+    items = list_images(shared_dir() / "datasets" / "faces-chandrikadeb7", "val")
+    if limit:
+        items = items[::max(len(items) // limit, 1)][:limit]
+    return [(cv2.imread(str(p), cv2.IMREAD_COLOR), label) for p, label in items]
+
+
+def predicted_class(observation) -> str | None:
+    """The class of the chosen face; None when no face was found (counts as wrong)."""
+    return observation.mask_class if observation.has_face else None
+
+
 def run(models: dict, images: list[tuple[np.ndarray, str]], passes: int) -> list[dict]:
     """Each image goes through every model in turn (so a busy spell of the
     machine hits both alike), ``passes`` times; accuracy from the first pass,
@@ -151,10 +164,7 @@ def main() -> int:
         print(f"bench_mask: skipped, {data} is absent (set CHECKPOINT_SHARED_DIR to the shared folder)")
         return 0
     cv2.setNumThreads(1)
-    items = list_images(data, "val")
-    if args.limit:
-        items = items[::max(len(items) // args.limit, 1)][:args.limit]
-    raw = [(cv2.imread(str(p), cv2.IMREAD_COLOR), label) for p, label in items]
+    raw = validation_split(args.limit)
     framed = [(in_camera_frame(im), label) for im, label in raw]
 
     # Same rule for both models: the largest face, whatever its size (8 px is the
@@ -162,13 +172,12 @@ def main() -> int:
     # through the pipeline as `mask eval` runs it, the frames as the camera does.
     config = MaskConfig(min_face_px=8)
     photos, camera = MaskPipeline(config, still_images=True), MaskPipeline(config)
-    label = lambda o: o.mask_class if o.has_face else None  # noqa: E731
     peer = AizooPeer(peer_dir).predict if (peer_dir / "face_mask_detection.caffemodel").is_file() else None
     if peer is None:
         print(f"bench_mask: peer model absent at {peer_dir}: comparison skipped", file=sys.stderr)
     rows = []
     for frames, pipeline, images, passes in (("as is", photos, raw, 1), ("640x480", camera, framed, args.passes)):
-        models = {"checkpoint": lambda im, p=pipeline: label(p.observe(im, 0.0))}
+        models = {"checkpoint": lambda im, p=pipeline: predicted_class(p.observe(im, 0.0))}
         if peer is not None:
             models["aizootech-ssd"] = peer
         rows += [dict(r, frames=frames) for r in run(models, images, passes)]

@@ -28,10 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench_mask import AizooPeer, shared_dir  # noqa: E402
+from bench_mask import AizooPeer, predicted_class, shared_dir, validation_split  # noqa: E402
 from checkpoint.config import MaskConfig  # noqa: E402
 from checkpoint.messages import MASK, NO_MASK  # noqa: E402
-from drivers.mask.dataset import list_images  # noqa: E402
 from drivers.mask.pipeline import MaskPipeline  # noqa: E402
 
 
@@ -98,13 +97,10 @@ def main() -> int:
         print(f"bench_mask_conditions: skipped, {data} is absent (set CHECKPOINT_SHARED_DIR)")
         return 0
     cv2.setNumThreads(1)
-    items = list_images(data, "val")
-    if args.limit:
-        items = items[::max(len(items) // args.limit, 1)][:args.limit]
-    images = [cv2.imread(str(p), cv2.IMREAD_COLOR) for p, _ in items]
-    labels = [label for _, label in items]
+    split = validation_split(args.limit)
+    images, labels = [image for image, _ in split], [label for _, label in split]
     pipeline = MaskPipeline(MaskConfig(min_face_px=8), still_images=True)
-    models = {"checkpoint": lambda im: (lambda o: o.mask_class if o.has_face else None)(pipeline.observe(im, 0.0))}
+    models = {"checkpoint": lambda im: predicted_class(pipeline.observe(im, 0.0))}
     if (peer_dir / "face_mask_detection.caffemodel").is_file():
         models["aizootech-ssd"] = AizooPeer(peer_dir).predict
     rows = []

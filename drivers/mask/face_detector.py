@@ -166,8 +166,8 @@ class FaceDetector:
         return net
 
     def raw_outputs(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The network's (logits, regressors) for an RGB-ordered input image
-        whose sides are multiples of 16 (BGR in, channels swapped here)."""
+        """The network's (logits, regressors) for a BGR image whose sides are
+        multiples of 16 (the model wants RGB: the channels are swapped here)."""
         h, w = image.shape[:2]
         blob = cv2.dnn.blobFromImage(image, scalefactor=1 / 127.5, mean=(127.5, 127.5, 127.5), swapRB=True)
         net = self.net(w, h)
