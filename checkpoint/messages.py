@@ -11,8 +11,9 @@ from typing import Any, Optional
 
 MASK = "mask"
 NO_MASK = "no_mask"
-MASK_BELOW_NOSE = "mask_below_nose"
-MASK_CLASSES = (MASK, NO_MASK, MASK_BELOW_NOSE)
+MASK_INCORRECT = "mask_incorrect"  # a mask on the face that leaves the nose or the mouth bare
+MASK_CLASSES = (MASK, NO_MASK, MASK_INCORRECT)
+UNCERTAIN = "uncertain"  # a verdict, not a class: neither sure enough to let in nor to refuse
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class FaceQuality:
     size_px: float  # shorter side of the face box
     blur: float  # variance of the Laplacian; low means blurred
     brightness: float  # mean grey level 0..255
+    yaw_deg: Optional[float] = None  # head turned left/right, from the detector's keypoints; 0 is frontal
+    roll_deg: Optional[float] = None  # head tilted towards a shoulder; 0 is upright
 
 
 @dataclass(frozen=True)
