@@ -35,7 +35,7 @@ def users():
     return render_template("admin/users.html", users=_users(), roles=ROLES, error=error), 400 if error else 200
 
 
-@bp.route("/users/<int:user_id>", methods=["POST"])
+@bp.route("/users/<int(max=9223372036854775807):user_id>", methods=["POST"])  # larger ids: 404, not an overflow
 @requires("admin")
 def update(user_id: int):
     user = db().get(User, user_id)

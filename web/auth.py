@@ -86,6 +86,8 @@ def requires(permission: str, kiosk: bool = False, api: bool = False) -> Callabl
 
 
 def _safe_next(target: Optional[str]) -> str:
+    if target and any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        abort(400, description="The address to go back to is not valid.")  # CR-LF cannot reach a header
     if target:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):

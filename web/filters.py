@@ -9,6 +9,7 @@ are keyset (``after`` = the last row's sort key).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta, timezone
@@ -143,11 +144,25 @@ def cursor_token(entry: Entry, sort: str) -> str:
     return f"{value}~{entry.id}"
 
 
+ID_MAX = 2 ** 63 - 1  # the largest id either database can hold
+
+
 def _parse_cursor(token: str, sort: str):
+    """A page cursor as cursor_token writes it: an aware time (or a finite temperature) and an id in range."""
     try:
         value, _, ident = token.rpartition("~")
-        key = datetime.fromisoformat(value) if sort in ("newest", "oldest") else float(value)
-        return key, int(ident)
+        if sort in ("newest", "oldest"):
+            key = datetime.fromisoformat(value)
+            if key.tzinfo is None:
+                raise ValueError("no time zone")
+        else:
+            key = float(value)
+            if not math.isfinite(key):
+                raise ValueError("not a finite number")
+        number = int(ident)
+        if not 0 <= number <= ID_MAX:
+            raise ValueError("id out of range")
+        return key, number
     except ValueError as exc:
         raise FilterError("after: not a page cursor") from exc
 
