@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from checkpoint.mask_verdict import DEFAULT_MASK_THRESHOLD, DEFAULT_REFUSE_THRESHOLD
+
 Mode = Literal["deny", "flag", "off"]
 ENV_PREFIX = "CHECKPOINT_"
 
@@ -113,13 +115,37 @@ class PlausibleRule(Section):
 
 
 class MaskRule(Section):
-    mode: Mode = "deny"
-    below_nose_is_no_mask: bool = True
-    min_confidence: float = Field(0.6, ge=0.5, le=1.0, description="Below this the mask state is uncertain.")
+    """The mask verdict (checkpoint.mask_verdict) on the visitor's smoothed class probabilities."""
+
+    mode: Mode = Field("deny", description="No mask or a mask worn incorrectly: deny; mask unclear: measure again.")
+    mask_threshold: float = Field(
+        DEFAULT_MASK_THRESHOLD, ge=0.5, le=1.0,
+        description="p(mask) needed to count as masked; below it, and short of the refusal, the mask is unclear.")
+    refuse_threshold: float = Field(
+        DEFAULT_REFUSE_THRESHOLD, gt=0.0, le=1.0,
+        description="p(no_mask) + p(mask_incorrect) needed to refuse; between the two thresholds: measure again.")
+    incorrect_is_no_mask: bool = Field(
+        True, description="A mask leaving the nose or mouth bare is refused (mask_incorrect); "
+                          "false lets the visitor in as masked, flagged mask_incorrect.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        renamed = {"min_confidence": "refuse_threshold (and mask_threshold)",
+                   "below_nose_is_no_mask": "incorrect_is_no_mask"}
+        if isinstance(data, dict):
+            old = [key for key in renamed if key in data]
+            if old:
+                raise ValueError("; ".join(f"'{key}' was replaced by {renamed[key]}" for key in old))
+        return data
 
 
 class FaceRule(Section):
-    mode: Mode = Field("deny", description="No face seen: ask the visitor to face the camera.")
+    mode: Mode = Field("deny", description="No face seen, or seen only turned away: ask the visitor to face the camera.")
+    max_yaw_deg: float = Field(
+        45.0, gt=0.0, le=90.0,
+        description="A visitor seen only turned further than this (degrees left or right) is asked to face the "
+                    "camera instead of having the mask judged; frames without a head pose count as frontal.")
 
 
 class CapacityRule(Section):

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from checkpoint.models import ALLOWED, DENIED, REMEASURE, Entry, Exit, Override
+from checkpoint.reasons import canonical
 
 
 @dataclass
@@ -95,7 +96,7 @@ def daily_range(session: Session, first: str, last: str, gate_id: Optional[str] 
             counts.allowed += count
         elif outcome == DENIED:
             counts.denied += count
-            key = reason or "unknown"
+            key = canonical(reason) if reason else "unknown"  # legacy codes count under today's code
             counts.denied_by_reason[key] = counts.denied_by_reason.get(key, 0) + count
         elif outcome == REMEASURE:
             counts.remeasure += count

@@ -19,6 +19,15 @@ def local_date_hour(t: float, zone: ZoneInfo) -> tuple[str, int]:
     return local.date().isoformat(), local.hour
 
 
+def mask_confidence(decision: Decision) -> Optional[float]:
+    """The smoothed probability of the recorded mask class (for an uncertain verdict, the likeliest class's)."""
+    mask = decision.mask
+    if mask is None or decision.mask_class is None or not mask.probs:
+        return None
+    p = mask.probs.get(decision.mask_class)
+    return round(p if p is not None else max(mask.probs.values()), 4)
+
+
 def build_entry(gate_id: str, zone: ZoneInfo, visit: Visit, decision: Decision,
                 face_image: Optional[str] = None) -> Entry:
     day, hour = local_date_hour(visit.decided_t, zone)
@@ -41,8 +50,8 @@ def build_entry(gate_id: str, zone: ZoneInfo, visit: Visit, decision: Decision,
         offset_c=round(reading.calibration.total_offset_c, 3) if reading else 0.0,
         sensor_id=reading.sensor_id if reading else "",
         readings=len(visit.readings),
-        mask_class=mask.mask_class if mask else None,
-        mask_confidence=round(mask.confidence, 4) if mask else None,
+        mask_class=decision.mask_class,
+        mask_confidence=mask_confidence(decision),
         face_seen=mask is not None,
         visit_started_at=_utc(visit.started_t),
         rules=decision.rules,

@@ -14,7 +14,8 @@ from typing import Optional
 
 from checkpoint import reasons as R
 from checkpoint.config import RulesConfig
-from checkpoint.messages import MASK, MASK_BELOW_NOSE, NO_MASK, ThermalReading
+from checkpoint.mask_verdict import mask_verdict
+from checkpoint.messages import MASK, MASK_INCORRECT, NO_MASK, UNCERTAIN, ThermalReading
 from checkpoint.models import ALLOWED, DENIED, REMEASURE
 
 # Effects a failed check has when its rule is in ``deny`` mode.
@@ -23,25 +24,27 @@ ASK_AGAIN = "remeasure"
 
 # Order in which reasons are listed: what the visitor must act on first.
 PRIORITY = (
-    R.SCANNER_FAULT, R.CAMERA_FAULT, R.FEVER, R.NO_MASK, R.MASK_BELOW_NOSE, R.CAPACITY_FULL,
-    R.FEVER_RETEST, R.IMPLAUSIBLE, R.NO_READING, R.NO_FACE, R.MASK_UNCERTAIN,
+    R.SCANNER_FAULT, R.CAMERA_FAULT, R.FEVER, R.NO_MASK, R.MASK_INCORRECT, R.CAPACITY_FULL,
+    R.FEVER_RETEST, R.IMPLAUSIBLE, R.NO_READING, R.NO_FACE, R.FACE_TURNED, R.MASK_UNCERTAIN,
 )
 
 
 @dataclass(frozen=True)
 class MaskSummary:
-    """Mask probabilities smoothed over the visitor's frames."""
+    """Mask probabilities smoothed over the visitor's frames, and how turned the head was in each.
+
+    ``yaw_deg`` holds one entry per frame (in frame order): the head's |yaw| in
+    degrees, or None where the detector gave no pose. It may be empty when no
+    frame had a pose."""
 
     probs: dict[str, float]
     frames: int
+    yaw_deg: tuple[Optional[float], ...] = ()
 
-    @property
-    def mask_class(self) -> Optional[str]:
-        return max(self.probs, key=self.probs.get) if self.probs else None
-
-    @property
-    def confidence(self) -> float:
-        return max(self.probs.values()) if self.probs else 0.0
+    def frontal_frames(self, max_yaw_deg: float) -> int:
+        """Frames seen within ``max_yaw_deg`` of frontal; a frame without a pose counts as frontal."""
+        turned = sum(1 for yaw in self.yaw_deg if yaw is not None and yaw > max_yaw_deg)
+        return max(self.frames - turned, 0)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class Decision:
     reading: Optional[ThermalReading] = None  # the reading the decision used
     mask: Optional[MaskSummary] = None
     rules: str = "{}"  # JSON of the modes and thresholds in force
+    mask_class: Optional[str] = None  # the mask verdict (a class in MASK_CLASSES or UNCERTAIN); None: no face seen
 
     @property
     def all_codes(self) -> tuple[str, ...]:
@@ -140,24 +144,33 @@ def _temperature(visit: Visit, rules: RulesConfig, found: _Findings) -> Optional
     return reading
 
 
-def _mask(visit: Visit, rules: RulesConfig, found: _Findings) -> None:
+def _mask(visit: Visit, rules: RulesConfig, found: _Findings) -> Optional[str]:
+    """Apply the face and mask rules; return the mask verdict to record (None: no face seen)."""
+    summary = visit.mask
     if not visit.camera_enabled:
-        return
-    if visit.mask is None:
+        return None
+    if summary is None:
         if visit.camera_down:
             found.add(R.CAMERA_FAULT, DENY, rules.fault.mode)
         else:
             found.add(R.NO_FACE, ASK_AGAIN, rules.face.mode)
-        return
-    mask_class = visit.mask.mask_class
-    if visit.mask.confidence < rules.mask.min_confidence:
-        found.add(R.MASK_UNCERTAIN, ASK_AGAIN, rules.mask.mode)
-    elif mask_class == NO_MASK:
+        return None
+    if summary.frames > 0 and summary.frontal_frames(rules.face.max_yaw_deg) == 0:
+        # Seen only in profile: whether the mask covers the nose and mouth cannot be judged from the side,
+        # so ask to face the camera instead. In flag mode the visitor goes on to the mask rule as seen.
+        found.add(R.FACE_TURNED, ASK_AGAIN, rules.face.mode)
+        if rules.face.mode == "deny":
+            return UNCERTAIN
+    verdict = mask_verdict(summary.probs, rules.mask.mask_threshold, rules.mask.refuse_threshold)
+    if verdict == NO_MASK:
         found.add(R.NO_MASK, DENY, rules.mask.mode)
-    elif mask_class == MASK_BELOW_NOSE and rules.mask.below_nose_is_no_mask:
-        found.add(R.MASK_BELOW_NOSE, DENY, rules.mask.mode)
-    elif mask_class not in (MASK, MASK_BELOW_NOSE):
+    elif verdict == MASK_INCORRECT:
+        # Refused by default; with incorrect_is_no_mask = false let in as masked, but flagged.
+        mode = rules.mask.mode if rules.mask.incorrect_is_no_mask or rules.mask.mode == "off" else "flag"
+        found.add(R.MASK_INCORRECT, DENY, mode)
+    elif verdict != MASK:
         found.add(R.MASK_UNCERTAIN, ASK_AGAIN, rules.mask.mode)
+    return verdict
 
 
 def _capacity(context: Context, rules: RulesConfig, found: _Findings) -> None:
@@ -178,7 +191,7 @@ def decide(visit: Visit, context: Context, rules: RulesConfig, rules_json: Optio
     """Apply every rule to the visit; pure and deterministic."""
     found = _Findings()
     reading = _temperature(visit, rules, found)
-    _mask(visit, rules, found)
+    mask_class = _mask(visit, rules, found)
     _capacity(context, rules, found)
     effects = found.effects
     if DENY in effects.values():
@@ -194,4 +207,5 @@ def decide(visit: Visit, context: Context, rules: RulesConfig, rules_json: Optio
         reading=reading,
         mask=visit.mask,
         rules=rules_json if rules_json is not None else rules_in_force(rules),
+        mask_class=mask_class,
     )

@@ -12,14 +12,20 @@ FEVER = "fever"
 FEVER_RETEST = "fever_retest"
 IMPLAUSIBLE = "implausible_temperature"
 NO_MASK = "no_mask"
-MASK_BELOW_NOSE = "mask_below_nose"
+MASK_INCORRECT = "mask_incorrect"  # a mask on the face that leaves the nose or the mouth bare
 MASK_UNCERTAIN = "mask_uncertain"
 NO_FACE = "no_face"
+FACE_TURNED = "face_turned"  # the face was seen only in profile, so its mask was not judged
 NO_READING = "no_reading"
 CAPACITY_FULL = "capacity_full"
 SCANNER_FAULT = "scanner_fault"
 CAMERA_FAULT = "camera_fault"
 WELCOME = "welcome"
+
+# Codes older entries may hold that new decisions never produce, and the code each now counts under.
+LEGACY: dict[str, str] = {
+    "mask_below_nose": MASK_INCORRECT,  # before mask_incorrect (nose or mouth bare) replaced it
+}
 
 
 @dataclass(frozen=True)
@@ -43,12 +49,15 @@ MESSAGES: dict[str, ReasonText] = {
         "Measure again: hold your forehead closer to the sensor.",
     ),
     NO_MASK: ReasonText("Wajib memakai masker.", "A face mask is required."),
-    MASK_BELOW_NOSE: ReasonText("Masker harus menutupi hidung.", "Your mask must cover your nose."),
+    MASK_INCORRECT: ReasonText(
+        "Mohon pakai masker dengan benar: tutupi hidung dan mulut.", "Please cover your nose and mouth."
+    ),
     MASK_UNCERTAIN: ReasonText(
         "Masker tidak terlihat jelas. Hadapkan wajah ke kamera.",
         "Mask not clearly visible. Please face the camera.",
     ),
     NO_FACE: ReasonText("Hadapkan wajah ke kamera.", "Please face the camera."),
+    FACE_TURNED: ReasonText("Hadapkan wajah ke kamera.", "Please face the camera."),
     NO_READING: ReasonText("Ukur suhu tubuh di sensor.", "Please measure your temperature at the sensor."),
     CAPACITY_FULL: ReasonText("Kapasitas penuh. Mohon menunggu.", "The building is full. Please wait."),
     SCANNER_FAULT: ReasonText(
@@ -63,13 +72,16 @@ LABELS: dict[str, ReasonText] = {
     FEVER_RETEST: ReasonText("Ukur ulang (suhu tinggi)", "Re-test (high reading)"),
     IMPLAUSIBLE: ReasonText("Suhu tidak wajar", "Implausible reading"),
     NO_MASK: ReasonText("Tanpa masker", "No mask"),
-    MASK_BELOW_NOSE: ReasonText("Masker di bawah hidung", "Mask below nose"),
+    MASK_INCORRECT: ReasonText("Masker tidak benar", "Mask worn incorrectly"),
     MASK_UNCERTAIN: ReasonText("Masker tidak jelas", "Mask unclear"),
     NO_FACE: ReasonText("Wajah tidak terlihat", "Face not visible"),
+    FACE_TURNED: ReasonText("Wajah menyamping", "Face turned away"),
     NO_READING: ReasonText("Suhu belum diukur", "No reading"),
     CAPACITY_FULL: ReasonText("Kapasitas penuh", "Capacity full"),
     SCANNER_FAULT: ReasonText("Gangguan sensor suhu", "Scanner fault"),
     CAMERA_FAULT: ReasonText("Gangguan kamera", "Camera fault"),
+    # Legacy codes keep their own label, so an old entry still reads as it was decided.
+    "mask_below_nose": ReasonText("Masker di bawah hidung", "Mask below nose"),
 }
 
 OUTCOME_LABELS: dict[str, ReasonText] = {
@@ -79,8 +91,23 @@ OUTCOME_LABELS: dict[str, ReasonText] = {
 }
 
 
+def canonical(code: str) -> str:
+    """The code a legacy code now counts under (itself for a current code)."""
+    return LEGACY.get(code, code)
+
+
+def family(code: str) -> tuple[str, ...]:
+    """The code and every legacy code that counts under it, for filters."""
+    return (code, *sorted(old for old, new in LEGACY.items() if new == code))
+
+
+def current_codes() -> list[str]:
+    """Codes new decisions can produce that have a label (for filter menus), sorted."""
+    return sorted(code for code in LABELS if code not in LEGACY)
+
+
 def message(code: str, language: str) -> str:
-    text = MESSAGES.get(code)
+    text = MESSAGES.get(canonical(code))
     if text is None:
         return code
     return text.id if language == "id" else text.en

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from checkpoint.clock import Clock
-from checkpoint.messages import Box, ExitEvent, MaskObservation
+from checkpoint.messages import MASK, MASK_INCORRECT, NO_MASK, Box, ExitEvent, FaceQuality, MaskObservation
 
 log = logging.getLogger(__name__)
 
@@ -24,16 +24,19 @@ class VisitorKind:
     name: str
     weight: float
     temperature: Optional[float]  # None: walks past without measuring
-    mask: Optional[float]  # probability of "mask"; None: face not visible
+    mask: Optional[tuple[float, float, float]]  # p(mask), p(no_mask), p(mask_incorrect); None: face not visible
+    yaw_deg: Optional[float] = None  # head turned this far (degrees); None: no pose reported
 
 
 KINDS = (
-    VisitorKind("normal", 70, 36.5, 0.97),
-    VisitorKind("no mask", 9, 36.6, 0.04),
-    VisitorKind("fever", 5, 37.9, 0.95),
-    VisitorKind("too far", 5, 33.1, 0.96),
-    VisitorKind("face away", 5, 36.4, None),
-    VisitorKind("no reading", 3, None, 0.93),
+    VisitorKind("normal", 66, 36.5, (0.95, 0.02, 0.03)),
+    VisitorKind("no mask", 9, 36.6, (0.03, 0.93, 0.04)),
+    VisitorKind("mask below the nose", 5, 36.5, (0.06, 0.07, 0.87)),
+    VisitorKind("fever", 5, 37.9, (0.94, 0.02, 0.04)),
+    VisitorKind("too far", 4, 33.1, (0.95, 0.02, 0.03)),
+    VisitorKind("face away", 4, 36.4, None),
+    VisitorKind("in profile", 2, 36.5, (0.70, 0.10, 0.20), yaw_deg=70.0),
+    VisitorKind("no reading", 2, None, (0.93, 0.03, 0.04)),
     VisitorKind("leaving", 3, None, None),
 )
 
@@ -71,11 +74,21 @@ class VisitorSimulator:
             if kind.mask is None:
                 self._put(MaskObservation(self._clock.now(), None, frame_size=(640, 480)))
             else:
-                p = min(max(kind.mask + self._random.uniform(-0.03, 0.03), 0.0), 1.0)
                 box = Box(320 - size / 2, 200 - size / 2, size, size)
-                self._put(MaskObservation(self._clock.now(), box, {"mask": round(p, 3), "no_mask": round(1 - p, 3)},
+                quality = None
+                if kind.yaw_deg is not None:
+                    quality = FaceQuality(size_px=size, blur=250.0, brightness=125.0,
+                                          yaw_deg=kind.yaw_deg + self._random.uniform(-5, 5),
+                                          roll_deg=self._random.uniform(-5, 5))
+                self._put(MaskObservation(self._clock.now(), box, self._probs(kind.mask), quality=quality,
                                           faces_in_frame=1, frame_size=(640, 480)))
             self._stop.wait(1.0 / self._fps)
+
+    def _probs(self, base: tuple[float, float, float]) -> dict[str, float]:
+        """The kind's three class probabilities, jittered a little frame to frame, summing to 1."""
+        jittered = [max(p + self._random.uniform(-0.02, 0.02), 0.001) for p in base]
+        total = sum(jittered)
+        return {cls: round(p / total, 3) for cls, p in zip((MASK, NO_MASK, MASK_INCORRECT), jittered)}
 
     def _run(self) -> None:
         while not self._stop.wait(self._random.uniform(0.6, 1.4) * self._interval_s):

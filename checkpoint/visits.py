@@ -46,12 +46,16 @@ class _FacePresence:
 
 
 def summarize_mask(observations: list[MaskObservation], frames: int) -> Optional[MaskSummary]:
-    """Quality-weighted class probabilities over the last ``frames`` frames that show a face."""
+    """Class probabilities over the last ``frames`` frames that show a face, weighted by image quality and
+    head pose, with each frame's |yaw| (so the policy can tell a visitor seen only in profile)."""
     with_face = [o for o in observations if o.box is not None and o.probs][-frames:]
     probs = smooth(with_face)
     if not probs:
         return None
-    return MaskSummary(probs={k: round(v, 4) for k, v in sorted(probs.items())}, frames=len(with_face))
+    yaws = tuple(None if o.quality is None or o.quality.yaw_deg is None else round(abs(o.quality.yaw_deg), 1)
+                 for o in with_face)
+    return MaskSummary(probs={k: round(v, 4) for k, v in sorted(probs.items())}, frames=len(with_face),
+                       yaw_deg=yaws if any(y is not None for y in yaws) else ())
 
 
 class VisitTracker:

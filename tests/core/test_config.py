@@ -71,3 +71,40 @@ def test_config_check_command_prints_effective_settings(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert tomllib.loads(result.stdout)["gate"]["id"] == "north"
+
+
+def test_mask_and_face_rule_keys(tmp_path):
+    text = ("[rules.mask]\nmask_threshold = 0.9\nrefuse_threshold = 0.4\nincorrect_is_no_mask = false\n"
+            "[rules.face]\nmax_yaw_deg = 30\n")
+    rules = load_settings(write(tmp_path, text), environ={}).rules
+    assert (rules.mask.mask_threshold, rules.mask.refuse_threshold, rules.mask.incorrect_is_no_mask) == (0.9, 0.4, False)
+    assert rules.face.max_yaw_deg == 30
+    defaults = load_settings(environ={}).rules
+    assert defaults.mask.incorrect_is_no_mask is True and defaults.face.max_yaw_deg == 45
+
+
+@pytest.mark.parametrize("line, new", [
+    ("min_confidence = 0.6", "refuse_threshold"),
+    ("below_nose_is_no_mask = false", "incorrect_is_no_mask"),
+])
+def test_replaced_mask_keys_name_their_successor(tmp_path, line, new):
+    with pytest.raises(ConfigError) as error:
+        load_settings(write(tmp_path, f"[rules.mask]\n{line}\n"), environ={})
+    assert "'rules.mask' (line 1)" in str(error.value) and new in str(error.value)
+
+
+@pytest.mark.parametrize("section, line", [
+    ("rules.mask", "mask_threshold = 0.4"), ("rules.mask", "refuse_threshold = 0"),
+    ("rules.mask", "refuse_threshold = 1.2"), ("rules.face", "max_yaw_deg = 120"),
+])
+def test_mask_and_face_limits_are_bounded(tmp_path, section, line):
+    with pytest.raises(ConfigError) as error:
+        load_settings(write(tmp_path, f"[{section}]\n{line}\n"), environ={})
+    assert f"'{section}.{line.split()[0]}' (line 2)" in str(error.value)
+
+
+def test_every_mask_and_face_rule_key_is_described():
+    from checkpoint.config import FaceRule, MaskRule
+
+    for model in (MaskRule, FaceRule):
+        assert all(field.description for field in model.model_fields.values()), model

@@ -25,7 +25,7 @@ def entry(at, outcome="allowed", reason="", gate="east", flagged=False):
 
 
 def record(url, rows):
-    engine = open_database(url)
+    engine = open_database(url, migrate_schema=True)  # PostgreSQL: as its owner (checkpoint init-db)
     recorder = Recorder(engine).start()
     for row in rows:
         recorder.submit(row)
@@ -66,6 +66,17 @@ def test_counts_per_gate_and_total(db_url):
     assert east.peak_hour == 9  # 02:00 UTC = 09:00 WIB, two visitors
     assert (total.visitors, total.denied, total.remeasure) == (4, 2, 1)
     assert total.denied_by_reason == {"no_mask": 2}
+
+
+def test_legacy_mask_below_nose_counts_under_mask_incorrect(db_url):
+    rows = [entry(utc(2026, 11, 24, 3, 0), "denied", "mask_below_nose"),  # logged before mask_incorrect existed
+            entry(utc(2026, 11, 24, 3, 5), "denied", "mask_incorrect"),
+            entry(utc(2026, 11, 24, 3, 9), "denied", "no_mask")]
+    engine = record(db_url, rows)
+    with Session(engine) as session:
+        day = daily_counts(session, "2026-11-24")
+    engine.dispose()
+    assert day.denied_by_reason == {"mask_incorrect": 2, "no_mask": 1}
 
 
 def test_override_to_allowed_counts_for_occupancy(sqlite_url):

@@ -4,12 +4,13 @@ import pytest
 
 from checkpoint import reasons as R
 from checkpoint.config import RulesConfig
+from checkpoint.mask_verdict import DEFAULT_MASK_THRESHOLD, DEFAULT_REFUSE_THRESHOLD
 from checkpoint.messages import ThermalReading
 from checkpoint.policy import Context, MaskSummary, Visit, decide
 
 MASKED = MaskSummary({"mask": 0.96, "no_mask": 0.04}, 5)
 UNMASKED = MaskSummary({"mask": 0.05, "no_mask": 0.95}, 5)
-BELOW_NOSE = MaskSummary({"mask": 0.2, "no_mask": 0.1, "mask_below_nose": 0.7}, 5)
+INCORRECT = MaskSummary({"mask": 0.2, "no_mask": 0.1, "mask_incorrect": 0.7}, 5)
 UNSURE = MaskSummary({"mask": 0.52, "no_mask": 0.48}, 5)
 
 
@@ -55,7 +56,7 @@ def test_highest_plausible_reading_is_used():
 
 @pytest.mark.parametrize("mask, outcome, codes", [
     (UNMASKED, "denied", (R.NO_MASK,)),
-    (BELOW_NOSE, "denied", (R.MASK_BELOW_NOSE,)),
+    (INCORRECT, "denied", (R.MASK_INCORRECT,)),
     (UNSURE, "remeasure", (R.MASK_UNCERTAIN,)),
     (None, "remeasure", (R.NO_FACE,)),
 ])
@@ -64,9 +65,93 @@ def test_mask_rules(mask, outcome, codes):
     assert (decision.outcome, decision.reasons) == (outcome, codes)
 
 
-def test_below_nose_can_be_accepted():
-    decision = decide(visit(36.5, mask=BELOW_NOSE), Context(), rules(mask={"below_nose_is_no_mask": False}))
-    assert decision.outcome == "allowed"
+@pytest.mark.parametrize("mask, verdict", [
+    (MASKED, "mask"), (UNMASKED, "no_mask"), (INCORRECT, "mask_incorrect"), (UNSURE, "uncertain"), (None, None),
+])
+def test_decision_records_the_mask_verdict(mask, verdict):
+    assert decide(visit(36.5, mask=mask), Context(), RulesConfig()).mask_class == verdict
+
+
+def test_two_bare_classes_together_refuse_and_name_the_likelier():
+    # Neither bare class alone reaches the refusal threshold, nor is any class the majority; together they refuse.
+    split = MaskSummary({"mask": 0.4, "no_mask": 0.25, "mask_incorrect": 0.35}, 5)
+    decision = decide(visit(36.5, mask=split), Context(), RulesConfig())
+    assert (decision.outcome, decision.reasons, decision.mask_class) == ("denied", (R.MASK_INCORRECT,), "mask_incorrect")
+
+
+def test_incorrect_mask_can_be_let_in_as_masked_but_flagged():
+    decision = decide(visit(36.5, mask=INCORRECT), Context(), rules(mask={"incorrect_is_no_mask": False}))
+    assert decision.outcome == "allowed" and not decision.reasons
+    assert decision.flags == (R.MASK_INCORRECT,) and decision.primary_reason == R.MASK_INCORRECT
+    assert decision.mask_class == "mask_incorrect"
+    # A bare face is still refused with that setting, and mode "off" ignores the incorrect mask entirely.
+    assert decide(visit(36.5, mask=UNMASKED), Context(), rules(mask={"incorrect_is_no_mask": False})).reasons \
+        == (R.NO_MASK,)
+    off = decide(visit(36.5, mask=INCORRECT), Context(), rules(mask={"incorrect_is_no_mask": False, "mode": "off"}))
+    assert off.outcome == "allowed" and not off.all_codes
+
+
+@pytest.mark.parametrize("p_mask, outcome, codes", [
+    (0.95, "allowed", ()),
+    (0.80, "allowed", ()),  # at the mask threshold
+    (0.79, "remeasure", (R.MASK_UNCERTAIN,)),  # the uncertain band: not sure enough either way
+    (0.60, "remeasure", (R.MASK_UNCERTAIN,)),
+    (0.51, "remeasure", (R.MASK_UNCERTAIN,)),
+    (0.50, "denied", (R.NO_MASK,)),  # p(no_mask) = 0.5 reaches the refusal threshold
+    (0.10, "denied", (R.NO_MASK,)),
+])
+def test_uncertain_band_between_the_thresholds(p_mask, outcome, codes):
+    summary = MaskSummary({"mask": p_mask, "no_mask": round(1 - p_mask, 4)}, 5)
+    r = rules(mask={"mask_threshold": 0.8, "refuse_threshold": 0.5})
+    decision = decide(visit(36.5, mask=summary), Context(), r)
+    assert (decision.outcome, decision.reasons) == (outcome, codes)
+
+
+def test_thresholds_come_from_the_rules():
+    summary = MaskSummary({"mask": 0.7, "no_mask": 0.3}, 5)
+    assert decide(visit(36.5, mask=summary), Context(), rules(mask={"mask_threshold": 0.9})).reasons \
+        == (R.MASK_UNCERTAIN,)
+    assert decide(visit(36.5, mask=summary), Context(), rules(mask={"mask_threshold": 0.65})).outcome == "allowed"
+    assert decide(visit(36.5, mask=summary), Context(),
+                  rules(mask={"mask_threshold": 0.9, "refuse_threshold": 0.3})).reasons == (R.NO_MASK,)
+    defaults = RulesConfig().mask
+    assert (defaults.mask_threshold, defaults.refuse_threshold) == (DEFAULT_MASK_THRESHOLD, DEFAULT_REFUSE_THRESHOLD)
+
+
+def turned(probs, *yaws):
+    return MaskSummary(probs, len(yaws), yaw_deg=yaws)
+
+
+def test_a_face_seen_only_in_profile_is_asked_to_face_the_camera():
+    # Even a clear "mask" from the side is not judged: the nose and mouth cannot be seen.
+    for probs in (MASKED.probs, UNMASKED.probs):
+        decision = decide(visit(36.5, mask=turned(probs, 70.0, 62.0, 50.0)), Context(), RulesConfig())
+        assert (decision.outcome, decision.reasons, decision.mask_class) == ("remeasure", (R.FACE_TURNED,), "uncertain")
+
+
+def test_one_frontal_enough_frame_lets_the_mask_be_judged():
+    assert decide(visit(36.5, mask=turned(MASKED.probs, 70.0, 44.0, 60.0)), Context(), RulesConfig()).outcome \
+        == "allowed"
+    decision = decide(visit(36.5, mask=turned(UNMASKED.probs, 70.0, 45.0)), Context(), RulesConfig())
+    assert decision.reasons == (R.NO_MASK,)  # 45 is within the default max_yaw_deg
+    # Frames without a pose count as frontal (a detector that gives none keeps today's behaviour).
+    assert decide(visit(36.5, mask=turned(MASKED.probs, 80.0, None)), Context(), RulesConfig()).outcome == "allowed"
+
+
+def test_max_yaw_comes_from_the_rules():
+    summary = turned(MASKED.probs, 35.0, 38.0)
+    assert decide(visit(36.5, mask=summary), Context(), RulesConfig()).outcome == "allowed"
+    decision = decide(visit(36.5, mask=summary), Context(), rules(face={"max_yaw_deg": 30}))
+    assert decision.reasons == (R.FACE_TURNED,)
+    assert json.loads(decision.rules)["face"]["max_yaw_deg"] == 30
+
+
+def test_face_rule_modes_for_a_turned_face():
+    profile_bare = turned(UNMASKED.probs, 75.0)
+    off = decide(visit(36.5, mask=profile_bare), Context(), rules(face={"mode": "off"}))
+    assert off.reasons == (R.NO_MASK,)  # the face rule ignored: the mask is judged as seen
+    flag = decide(visit(36.5, mask=profile_bare), Context(), rules(face={"mode": "flag"}))
+    assert flag.outcome == "denied" and flag.reasons == (R.NO_MASK,) and flag.flags == (R.FACE_TURNED,)
 
 
 def test_flag_mode_allows_and_records():

@@ -1,9 +1,13 @@
 """The tracker and the agent on hand-made event streams (no hardware, no threads)."""
 
+import pytest
+
 from checkpoint import reasons as R
 from checkpoint.agent import Agent
 from checkpoint.config import load_settings
-from checkpoint.messages import Box, ExitEvent, MaskObservation, SensorStatus, ThermalReading
+from checkpoint.messages import Box, ExitEvent, FaceQuality, MaskObservation, SensorStatus, ThermalReading
+from checkpoint.smoothing import POSE_FLOOR, pose_weight, quality_weight, smooth
+from checkpoint.visits import summarize_mask
 
 T0 = 1_800_000_000.0
 FACE = Box(200, 120, 150, 150)
@@ -163,3 +167,86 @@ def test_passer_by_glimpse_is_not_a_visit():
     a = agent()
     out = faces(a, T0, 0.2)  # 2 frames, fewer than smoothing_frames
     assert out + run_until(a, T0 + 20) == []
+
+
+def posed(t, probs, yaw=None, roll=None, size=120.0):
+    return MaskObservation(t, FACE, probs, quality=FaceQuality(size_px=size, blur=200.0, brightness=128.0,
+                                                               yaw_deg=yaw, roll_deg=roll))
+
+
+BARE = {"mask": 0.1, "no_mask": 0.9}
+MASKED = {"mask": 0.9, "no_mask": 0.1}
+
+
+def test_pose_weight_falls_smoothly_with_yaw_and_roll_to_a_floor():
+    yaws = [pose_weight(posed(0, BARE, yaw=y)) for y in (0, 10, 20, 30, 45, 59, 60, 75, 90)]
+    assert yaws[0] == 1.0
+    assert all(a > b for a, b in zip(yaws[:7], yaws[1:7]))  # strictly falling up to 60 degrees
+    assert yaws[1] > 0.95  # a slight turn barely matters
+    assert yaws[6] == yaws[7] == yaws[8] == pytest.approx(POSE_FLOOR)
+    assert pose_weight(posed(0, BARE, yaw=-30)) == pose_weight(posed(0, BARE, yaw=30))
+    rolls = [pose_weight(posed(0, BARE, roll=r)) for r in (0, 15, 30, 45, 80)]
+    assert all(a > b for a, b in zip(rolls[:4], rolls[1:4])) and rolls[3] == rolls[4] == pytest.approx(POSE_FLOOR)
+    both = pose_weight(posed(0, BARE, yaw=30, roll=20))
+    assert both < min(pose_weight(posed(0, BARE, yaw=30)), pose_weight(posed(0, BARE, roll=20)))
+    assert pose_weight(posed(0, BARE, yaw=90, roll=90)) == pytest.approx(POSE_FLOOR)
+
+
+def test_frames_without_a_pose_keep_their_weight():
+    assert pose_weight(MaskObservation(0, FACE, BARE)) == 1.0
+    unposed = posed(0, BARE)
+    assert pose_weight(unposed) == 1.0
+    assert smooth([unposed, posed(0, MASKED)]) == pytest.approx({"mask": 0.5, "no_mask": 0.5})
+    assert quality_weight(unposed) == quality_weight(posed(0, BARE, yaw=50))  # the pose is a separate factor
+
+
+def test_turned_frames_weigh_less_in_the_smoothing():
+    # A bare face seen frontally outweighs "mask" read off frames of the head turned away.
+    probs = smooth([posed(0, BARE, yaw=5), posed(0.1, MASKED, yaw=65), posed(0.2, MASKED, yaw=-70, roll=20)])
+    assert probs["no_mask"] > 0.8
+    tilted = smooth([posed(0, BARE, roll=50), posed(0.1, MASKED, roll=0)])
+    assert tilted["mask"] > 0.8
+    level = smooth([posed(0, BARE, yaw=0), posed(0.1, MASKED, yaw=0)])
+    assert level == pytest.approx({"mask": 0.5, "no_mask": 0.5})
+
+
+def test_summary_keeps_each_frames_yaw():
+    frames = [posed(0, MASKED, yaw=-70), posed(0.1, MASKED, yaw=20), posed(0.2, MASKED), posed(0.3, MASKED, yaw=80)]
+    summary = summarize_mask(frames, 3)
+    assert summary.frames == 3 and summary.yaw_deg == (20.0, None, 80.0)
+    assert summary.frontal_frames(45) == 2 and summary.frontal_frames(10) == 1
+    assert summarize_mask([MaskObservation(0, FACE, MASKED)], 5).yaw_deg == ()
+
+
+def test_a_visitor_seen_only_in_profile_is_asked_to_face_the_camera():
+    a = agent()
+    for i in range(10):
+        a.handle(posed(T0 + i / 10, {"mask": 0.9, "no_mask": 0.05, "mask_incorrect": 0.05}, yaw=60 + i))
+    [entry] = reading(a, T0 + 1.0, 36.6)
+    assert entry.outcome == "remeasure" and entry.reasons == R.FACE_TURNED
+    assert entry.mask_class == "uncertain" and entry.face_seen
+
+
+def test_turning_to_the_camera_lets_the_mask_be_judged():
+    a = agent()
+    for i in range(10):
+        a.handle(posed(T0 + i / 10, BARE, yaw=70 if i < 8 else 10))
+    [entry] = reading(a, T0 + 1.0, 36.6)
+    assert entry.outcome == "denied" and entry.reasons == R.NO_MASK and entry.mask_class == "no_mask"
+
+
+def test_an_incorrectly_worn_mask_is_denied_with_its_own_reason():
+    a = agent()
+    for i in range(10):
+        a.handle(MaskObservation(T0 + i / 10, FACE, {"mask": 0.15, "no_mask": 0.1, "mask_incorrect": 0.75}))
+    [entry] = reading(a, T0 + 1.0, 36.6)
+    assert (entry.outcome, entry.reasons, entry.primary_reason) == ("denied", R.MASK_INCORRECT, R.MASK_INCORRECT)
+    assert entry.mask_class == "mask_incorrect" and entry.mask_confidence == 0.75
+
+
+def test_an_incorrect_mask_let_in_when_configured_is_flagged():
+    a = agent(rules={"mask": {"incorrect_is_no_mask": False}})
+    for i in range(10):
+        a.handle(MaskObservation(T0 + i / 10, FACE, {"mask": 0.15, "no_mask": 0.1, "mask_incorrect": 0.75}))
+    [entry] = reading(a, T0 + 1.0, 36.6)
+    assert entry.outcome == "allowed" and entry.flagged and entry.reasons == R.MASK_INCORRECT

@@ -24,7 +24,7 @@ import drivers.vision
 from checkpoint.config import Settings
 from checkpoint.db import open_database
 from checkpoint.health import DOWN, OK
-from checkpoint.messages import MASK, MASK_BELOW_NOSE, NO_MASK, Box, MaskObservation
+from checkpoint.messages import MASK, MASK_INCORRECT, NO_MASK, Box, MaskObservation
 from checkpoint.models import Entry, GateStatus
 from checkpoint.runtime import AgentRuntime
 from polling import wait_until
@@ -51,7 +51,7 @@ class MaskedFaceStandIn:
         self.frames += 1
         height, width = frame.shape[:2]
         return MaskObservation(t=t, box=Box(width * 0.25, height * 0.2, width * 0.5, height * 0.6),
-                               probs={MASK: 0.97, NO_MASK: 0.02, MASK_BELOW_NOSE: 0.01}, faces_in_frame=1,
+                               probs={MASK: 0.97, NO_MASK: 0.02, MASK_INCORRECT: 0.01}, faces_in_frame=1,
                                frame_size=(width, height))
 
 
