@@ -40,7 +40,7 @@ from web.filters import EntryFilter, count, page  # noqa: E402
 
 ZONE = ZoneInfo("Asia/Jakarta")
 LAST_DAY = date(2026, 10, 31)
-REASONS = [("fever", 0.3), ("no_mask", 0.35), ("mask_below_nose", 0.15), ("fever_retest", 0.1), ("no_face", 0.1)]
+REASONS = [("fever", 0.3), ("no_mask", 0.35), ("mask_incorrect", 0.15), ("fever_retest", 0.1), ("no_face", 0.1)]
 
 
 def generate(url: str, rows: int) -> float:

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, render_template, request, st
 from sqlmodel import Session
 
 from checkpoint.models import OUTCOMES
-from checkpoint.reasons import LABELS
+from checkpoint.reasons import current_codes
 from web.auth import requires
 from web.filters import SORTS, EntryFilter, FilterError, count, iterate, page
 from web.queries import gate_ids, latest_overrides, with_overrides
@@ -39,7 +39,7 @@ def entries():
     cap = current_app.config["LOG_COUNT_CAP"]
     total = count(db(), flt, cap) if not error else 0
     return render_template("entries.html", flt=flt, views=with_overrides(db(), rows), next_after=next_after,
-                           total=total, cap=cap, error=error, outcomes=OUTCOMES, reason_codes=sorted(LABELS), sorts=SORTS,
+                           total=total, cap=cap, error=error, outcomes=OUTCOMES, reason_codes=current_codes(), sorts=SORTS,
                            gates=gate_ids(db()), paged=bool(request.args.get("after"))), 400 if error else 200
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, literal, or_
 from sqlmodel import Session, select
 
 from checkpoint.models import OUTCOMES, Entry
+from checkpoint.reasons import family
 
 SORTS = ("newest", "oldest", "hottest", "coolest")
 CODE = re.compile(r"[a-z0-9_]{1,32}")
@@ -114,11 +115,14 @@ class EntryFilter:
         for column, value in ((Entry.gate_id, self.gate), (Entry.outcome, self.outcome)):
             if value:
                 where.append(((column + literal("")) if time_order else column) == value)
+        # A code matches its legacy codes too (mask_incorrect: the older mask_below_nose rows).
         if self.reason:
-            escaped = self.reason.replace("_", "\\_")
-            where.append((literal(",") + Entry.reasons + literal(",")).like(f"%,{escaped},%", escape="\\"))
+            padded = literal(",") + Entry.reasons + literal(",")
+            escaped = [code.replace("_", "\\_") for code in family(self.reason)]
+            where.append(or_(*(padded.like(f"%,{code},%", escape="\\") for code in escaped)))
         if self.primary:
-            where.append(Entry.primary_reason == self.primary)
+            codes = family(self.primary)
+            where.append(Entry.primary_reason == codes[0] if len(codes) == 1 else Entry.primary_reason.in_(codes))
         if self.tmin is not None:
             where.append(Entry.body_c >= self.tmin)
         if self.tmax is not None:

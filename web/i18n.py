@@ -71,7 +71,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "screen.offline": ("Terputus, menyambung ulang…", "Disconnected, reconnecting…"),
     "mask.mask": ("Bermasker", "Mask on"),
     "mask.no_mask": ("Tanpa masker", "No mask"),
-    "mask.mask_below_nose": ("Di bawah hidung", "Below nose"),
+    "mask.mask_incorrect": ("Tidak benar (hidung/mulut terbuka)", "Worn incorrectly (nose or mouth bare)"),
+    "mask.uncertain": ("Tidak jelas", "Unclear"),
+    "mask.mask_below_nose": ("Di bawah hidung", "Below nose"),  # older entries
     "mask.none": ("Tidak terlihat", "Not seen"),
     "health.ok": ("baik", "ok"),
     "health.degraded": ("terganggu", "degraded"),

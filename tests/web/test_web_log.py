@@ -159,3 +159,41 @@ def test_count_is_capped_on_the_page(app, client, auth, engine):
     assert 'id="total">10+<' in client.get("/entries").get_data(as_text=True)
     app.config["LOG_COUNT_CAP"] = 12
     assert 'id="total">12<' in client.get("/entries").get_data(as_text=True)
+
+
+def test_incorrect_masks_in_the_log_its_filter_and_the_csv(client, auth, engine):
+    rows = store(engine,
+                 make_entry(DAY1, outcome="denied", reasons="mask_incorrect", mask_class="mask_incorrect",
+                            mask_confidence=0.81),
+                 make_entry(DAY1 + timedelta(minutes=1), outcome="denied", reasons="mask_below_nose",
+                            mask_class="mask_below_nose"),  # an entry logged before mask_incorrect existed
+                 make_entry(DAY1 + timedelta(minutes=2), outcome="denied", reasons="no_mask", mask_class="no_mask"),
+                 make_entry(DAY1 + timedelta(minutes=3), outcome="allowed", flagged=True, reasons="mask_incorrect",
+                            mask_class="mask_incorrect"),
+                 make_entry(DAY1 + timedelta(minutes=4), outcome="remeasure", reasons="face_turned",
+                            mask_class="uncertain"))
+    incorrect, legacy, _, flagged, turned = rows
+    auth.login("manager")
+    day = "from=2026-03-02&to=2026-03-02"
+    html = client.get(f"/entries?{day}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    menu = html[html.index('name="reason"'):html.index("</select>", html.index('name="reason"'))]
+    assert '<option value="mask_incorrect" >Mask worn incorrectly</option>' in menu
+    assert '<option value="face_turned" >Face turned away</option>' in menu
+    assert "mask_below_nose" not in menu  # new decisions never produce it
+    assert html.count("<td>Worn incorrectly (nose or mouth bare)</td>") == 2 and "<td>Below nose</td>" in html
+    assert "<td>Mask worn incorrectly</td>" in html and "<td>Mask below nose</td>" in html
+    html_id = client.get(f"/entries?{day}", headers={"Accept-Language": "id"}).get_data(as_text=True)
+    assert html_id.count("<td>Masker tidak benar</td>") == 2 and "<td>Wajah menyamping</td>" in html_id
+    assert html_id.count("<td>Tidak benar (hidung/mulut terbuka)</td>") == 2
+
+    want = {incorrect.uid, legacy.uid, flagged.uid}  # the filter takes the legacy code in
+    assert set(uids_on_page(client.get(f"/entries?{day}&reason=mask_incorrect").get_data(as_text=True))) == want
+    assert {r["uid"] for r in csv_rows(client, f"{day}&reason=mask_incorrect")} == want
+    assert {r["uid"] for r in csv_rows(client, f"{day}&primary=mask_incorrect&outcome=denied")} \
+        == {incorrect.uid, legacy.uid}
+    assert {r["uid"] for r in csv_rows(client, f"{day}&reason=face_turned")} == {turned.uid}
+
+    by_uid = {r["uid"]: r for r in csv_rows(client, day)}
+    assert (by_uid[incorrect.uid]["mask_class"], by_uid[incorrect.uid]["mask_confidence"]) == ("mask_incorrect", "0.81")
+    assert by_uid[incorrect.uid]["reasons"] == "mask_incorrect" and by_uid[flagged.uid]["flagged"] == "1"
+    assert by_uid[turned.uid]["mask_class"] == "uncertain" and by_uid[legacy.uid]["mask_class"] == "mask_below_nose"

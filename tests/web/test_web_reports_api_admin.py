@@ -113,3 +113,25 @@ def test_settings_page_masks_the_secret(client, auth):
     auth.login("admin")
     html = client.get("/admin/settings").get_data(as_text=True)
     assert "test-secret-key" not in html and "********" in html and PASSWORD not in html
+
+
+def test_incorrect_masks_in_the_report_and_the_api(client, auth, engine, week):
+    day = START + timedelta(days=1, hours=3)
+    new = store(engine, make_entry(day, outcome="denied", reasons="mask_incorrect", mask_class="mask_incorrect",
+                                   mask_confidence=0.8),
+                make_entry(day, outcome="denied", reasons="mask_incorrect", mask_class="mask_incorrect"),
+                make_entry(day, outcome="denied", reasons="mask_below_nose", mask_class="mask_below_nose"))
+    auth.login("manager")
+    for language, label in (("en", "Mask worn incorrectly"), ("id", "Masker tidak benar")):
+        html = client.get("/reports?from=2026-05-04&to=2026-05-10",
+                          headers={"Accept-Language": language}).get_data(as_text=True)
+        reasons = html[html.index('class="reason-table"'):]
+        assert f'<td>{label}</td><td class="num">3</td>' in reasons  # the legacy row counts with its family
+        charts = re.findall(r"<svg.*?</svg>", html, re.S)
+        assert label in charts[2] and label not in charts[0] + charts[1]  # the chart of denials by reason
+    counts = client.get("/api/counts?from=2026-05-05&to=2026-05-05").get_json()["days"][0]
+    assert counts["denied_by_reason"] == {"no_mask": 1, "mask_incorrect": 3}
+    entries = client.get("/api/entries?from=2026-05-05&to=2026-05-05&reason=mask_incorrect").get_json()["entries"]
+    assert {e["uid"] for e in entries} == {e.uid for e in new}
+    first = next(e for e in entries if e["uid"] == new[0].uid)
+    assert (first["mask_class"], first["mask_confidence"], first["reasons"]) == ("mask_incorrect", 0.8, ["mask_incorrect"])

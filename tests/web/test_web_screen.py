@@ -132,3 +132,44 @@ def test_one_gate_only(client, auth, engine):
     auth.login("guard")
     html = client.get("/screen/live?gate=gate-1").get_data(as_text=True)
     assert "36.1" in html and "36.9" not in html
+
+
+def test_an_incorrectly_worn_mask_on_the_live_screen_in_both_languages(client, auth, engine):
+    store(engine, make_entry(earlier_today(0.2), outcome="denied", reasons="mask_incorrect", mask_class="mask_incorrect"),
+          make_entry(outcome="denied", reasons="mask_incorrect", mask_class="mask_incorrect", mask_confidence=0.77))
+    auth.login("guard")
+    for language, label, mask in (("en", "Mask worn incorrectly", "Worn incorrectly (nose or mouth bare)"),
+                                  ("id", "Masker tidak benar", "Tidak benar (hidung/mulut terbuka)")):
+        html = client.get("/screen/live", headers={"Accept-Language": language}).get_data(as_text=True)
+        decision = html[html.index('class="decision'):html.index('<aside')]
+        assert "decision-denied" in decision
+        # The visitor's message is always shown in both languages.
+        assert "Mohon pakai masker dengan benar: tutupi hidung dan mulut." in decision
+        assert "Please cover your nose and mouth." in decision
+        assert f"<dd>{mask}</dd>" in decision
+        side, recent = html[html.index("<aside"):html.index('class="recent"')], html[html.index('class="recent"'):]
+        assert f"<span>{label}</span><strong>2</strong>" in side  # today's denials by reason
+        assert recent.count(f"<td>{label}</td>") == 2 and recent.count(f"<td>{mask}</td>") == 2
+
+
+def test_a_face_seen_only_in_profile_asks_to_face_the_camera(client, auth, engine):
+    store(engine, make_entry(outcome="remeasure", reasons="face_turned", mask_class="uncertain"))
+    auth.login("guard")
+    html = client.get("/screen/live", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    decision = html[html.index('class="decision'):html.index('<aside')]
+    assert "decision-caution" in decision and "UKUR ULANG" in decision
+    assert "Hadapkan wajah ke kamera." in decision and "Please face the camera." in decision
+    assert "<dd>Unclear</dd>" in decision
+    assert "<td>Face turned away</td>" in html[html.index('class="recent"'):]
+
+
+def test_entries_logged_with_the_legacy_below_nose_code_still_display(client, auth, engine):
+    store(engine, make_entry(outcome="denied", reasons="mask_below_nose", mask_class="mask_below_nose"))
+    auth.login("guard")
+    html = client.get("/screen/live", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    decision = html[html.index('class="decision'):html.index('<aside')]
+    assert "Please cover your nose and mouth." in decision and "<dd>Below nose</dd>" in decision
+    assert "<td>Mask below nose</td>" in html[html.index('class="recent"'):]
+    side = html[html.index("<aside"):html.index('class="recent"')]
+    assert "<span>Mask worn incorrectly</span><strong>1</strong>" in side  # counted with today's code
+    assert "mask_below_nose" not in html  # never the raw code
