@@ -197,6 +197,14 @@ class WebConfig(Section):
     secret_key: str = Field("", description="From the environment; generated into the data directory when empty.", repr=False)
     kiosk: bool = Field(False, description="Open the entry screen without login (today only).")
     secure_cookies: bool = Field(False, description="Send session cookies over HTTPS only.")
+    max_event_streams: int = Field(
+        500, ge=1, le=100000,
+        description="Live-screen event streams open at once; more are refused with 503 and Retry-After. "
+                    "gunicorn with web.gunicorn_config gets a thread per stream plus threads for the pages.")
+    max_event_streams_per_address: int = Field(
+        20, ge=1, le=100000,
+        description="Event streams from one client address; more are refused with 429 and Retry-After. "
+                    "Behind a reverse proxy every client shares its address unless the proxy is trusted.")
 
 
 class Settings(Section):

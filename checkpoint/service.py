@@ -17,15 +17,14 @@ log = logging.getLogger(__name__)
 
 
 class WebServer:
-    """The Flask app on werkzeug's threaded server, in a background thread."""
+    """The Flask app on werkzeug's threaded server (web.server: no version banner), in a background thread."""
 
     def __init__(self, settings: Settings, engine=None) -> None:
-        from werkzeug.serving import make_server
-
         from web import create_app
+        from web.server import make_web_server
 
         self.app = create_app(settings)
-        self._server = make_server(settings.web.host, settings.web.port, self.app, threaded=True)
+        self._server = make_web_server(settings.web.host, settings.web.port, self.app)
         self.url = f"http://{settings.web.host}:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="web", daemon=True)
 

@@ -5,6 +5,13 @@ ids and for meaningful GateStatus changes (component states, backlog, a gate
 falling silent), and puts each event on every subscriber's bounded queue. A
 subscriber that falls behind is dropped; its EventSource reconnects with
 Last-Event-ID and gets what it missed from the database.
+
+Each open stream holds a slot from subscribe() until its response is closed
+(the client went away, or it was dropped and its stream ended). Slots are
+capped per client address and in total, so open screens, or anyone opening
+streams, can never take every request thread from the pages: a stream over
+a cap is refused at once (StreamRefused: 429 for the address, 503 in total,
+with Retry-After) instead of holding a thread.
 """
 
 from __future__ import annotations
@@ -61,6 +68,18 @@ class Event:
 class Subscriber:
     queue: "queue.Queue" = field(default_factory=lambda: queue.Queue(256))
     dropped: bool = False
+    address: Optional[str] = None  # the client's address, for the per-address cap
+    released: bool = False  # its slot was given back
+
+
+class StreamRefused(Exception):
+    """A stream over a cap: ``status`` 429 (this address has too many) or 503 (the app has too many)."""
+
+    def __init__(self, status: int, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.retry_after_s = retry_after_s
 
 
 def entry_event(row, cursor: Cursor, replay: bool = False) -> Event:
@@ -82,11 +101,17 @@ ENTRY_COLUMNS = (Entry.id, Entry.uid, Entry.gate_id, Entry.outcome, Entry.flagge
 
 class Broker:
     def __init__(self, engine: Engine, poll_s: float = 0.2, queue_size: int = 256, silent_after_s: float = 10.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, max_streams: int = 0, max_per_address: int = 0,
+                 retry_after_s: int = 30) -> None:
         self._engine = engine
         self.poll_s = poll_s
         self.queue_size = queue_size
         self.silent_after_s = silent_after_s
+        self.max_streams = max_streams  # 0: no cap
+        self.max_per_address = max_per_address  # 0: no cap
+        self.retry_after_s = retry_after_s
+        self._open = 0  # slots held (open streams)
+        self._per_address: dict[str, int] = {}
         self._clock = clock
         self._lock = threading.Lock()
         self._subscribers: set[Subscriber] = set()
@@ -101,22 +126,68 @@ class Broker:
 
     # -- subscribers ---------------------------------------------------------
 
-    def subscribe(self) -> tuple[Subscriber, Cursor]:
-        """Register a subscriber; returns it with the cursor its live events start after."""
+    def subscribe(self, address: Optional[str] = None) -> tuple[Subscriber, Cursor]:
+        """Register a subscriber and take its slot; returns it with the cursor its live events start after.
+
+        Raises StreamRefused when ``address`` already holds ``max_per_address`` streams (429) or the app
+        holds ``max_streams`` (503). Give the slot back with unsubscribe() when the stream ends."""
+        with self._lock:  # refuse before any database work
+            self._check_caps(address)
         self._ensure_started()
-        subscriber = Subscriber(queue.Queue(self.queue_size))
+        subscriber = Subscriber(queue.Queue(self.queue_size), address=address)
         with self._lock:
+            if self._stop.is_set():
+                raise StreamRefused(503, "the live screen service is stopping", self.retry_after_s)
+            self._check_caps(address)
+            self._open += 1
+            if address is not None:
+                self._per_address[address] = self._per_address.get(address, 0) + 1
             self._subscribers.add(subscriber)
             return subscriber, self._cursor
 
+    def _check_caps(self, address: Optional[str]) -> None:
+        if address is not None and self.max_per_address and self._per_address.get(address, 0) >= self.max_per_address:
+            raise StreamRefused(429, f"too many live screens from this address (at most {self.max_per_address}); "
+                                     f"try again later", self.retry_after_s)
+        if self.max_streams and self._open >= self.max_streams:
+            raise StreamRefused(503, f"too many live screens are open (at most {self.max_streams}); "
+                                     f"try again later", self.retry_after_s)
+
     def unsubscribe(self, subscriber: Subscriber) -> None:
+        """The stream ended: stop its events and give its slot back (safe to call more than once)."""
+        with self._lock:
+            self._subscribers.discard(subscriber)
+            if subscriber.released:
+                return
+            subscriber.released = True
+            self._open -= 1
+            if subscriber.address is not None:
+                left = self._per_address.get(subscriber.address, 0) - 1
+                if left > 0:
+                    self._per_address[subscriber.address] = left
+                else:
+                    self._per_address.pop(subscriber.address, None)
+
+    def _drop(self, subscriber: Subscriber) -> None:
+        """Stop sending to a subscriber that fell behind; it keeps its slot until its stream ends."""
         with self._lock:
             self._subscribers.discard(subscriber)
 
     @property
     def subscriber_count(self) -> int:
+        """Subscribers receiving events."""
         with self._lock:
             return len(self._subscribers)
+
+    @property
+    def open_streams(self) -> int:
+        """Slots held: streams not yet closed (a dropped one holds its slot until its response ends)."""
+        with self._lock:
+            return self._open
+
+    def streams_from(self, address: str) -> int:
+        with self._lock:
+            return self._per_address.get(address, 0)
 
     def close(self) -> None:
         self._stop.set()
@@ -215,7 +286,7 @@ class Broker:
                     subscriber.queue.put_nowait(event)
                 except queue.Full:
                     subscriber.dropped = True
-                    self.unsubscribe(subscriber)
+                    self._drop(subscriber)
                     _force_put(subscriber.queue, CLOSED)
                     break
 
@@ -265,9 +336,12 @@ def _force_put(target: "queue.Queue", item) -> None:
 
 
 def stream(broker: Broker, last_event_id: Optional[str], gate: Optional[str], heartbeat_s: float,
-           retry_ms: int = 2000) -> Iterator[str]:
-    """The text of one client's event stream (used as a streamed response body)."""
-    subscriber, live_from = broker.subscribe()
+           retry_ms: int = 2000, subscription: Optional[tuple[Subscriber, Cursor]] = None) -> Iterator[str]:
+    """The text of one client's event stream (used as a streamed response body).
+
+    ``subscription`` is what broker.subscribe() returned when the caller took the slot before answering
+    (so a refusal can be an HTTP status); without it the stream subscribes when it starts."""
+    subscriber, live_from = subscription or broker.subscribe()
     try:
         yield f"retry: {retry_ms}\n: connected {datetime.now(timezone.utc).isoformat()}\n\n"
         since = Cursor.parse(last_event_id)

@@ -64,10 +64,18 @@ def live():
 def stream():
     # kiosk screens show today only: no replay of what happened before they connected
     last_event_id = None if g.kiosk else request.headers.get("Last-Event-ID")
-    body = events.stream(state().broker, last_event_id,
-                         selected_gate(request.args.get("gate")), current_app.config["EVENTS_HEARTBEAT_S"])
-    return Response(stream_with_context(body), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    broker = state().broker
+    try:  # the slot is taken now, so a stream over a cap is refused here instead of holding a thread
+        subscription = broker.subscribe(request.remote_addr or "")
+    except events.StreamRefused as refused:
+        return Response(refused.message + "\n", refused.status, mimetype="text/plain",
+                        headers={"Retry-After": str(refused.retry_after_s), "Cache-Control": "no-store"})
+    body = events.stream(broker, last_event_id, selected_gate(request.args.get("gate")),
+                         current_app.config["EVENTS_HEARTBEAT_S"], subscription=subscription)
+    response = Response(stream_with_context(body), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    response.call_on_close(lambda: broker.unsubscribe(subscription[0]))  # also when the body never started
+    return response
 
 
 @bp.route("/override", methods=["GET", "POST"])

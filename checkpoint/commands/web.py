@@ -27,10 +27,9 @@ def configure(parser) -> None:
 def run(args) -> int:
     import logging
 
-    from werkzeug.serving import make_server
-
     from checkpoint.cli import settings_from_args
     from web import close_app, create_app
+    from web.server import make_web_server
 
     overrides: dict = {"web": {}}
     if args.host:
@@ -41,7 +40,7 @@ def run(args) -> int:
         overrides["web"]["kiosk"] = True
     settings = settings_from_args(args, overrides)
     app = create_app(settings, {"GATE": args.gate} if args.gate else None)
-    server = make_server(settings.web.host, settings.web.port, app, threaded=True)
+    server = make_web_server(settings.web.host, settings.web.port, app)
     host = settings.web.host if settings.web.host not in ("0.0.0.0", "::") else "127.0.0.1"
     print(f"Checkpoint web app on http://{host}:{server.port}/  (Ctrl+C to stop)", flush=True)
     logging.getLogger(__name__).info("database: %s", app.config["DATABASE_URL"].split("@")[-1])

@@ -84,16 +84,33 @@
     conn.className = ok ? "conn ok" : "conn offline";
   }
 
-  var source = new EventSource(live.dataset.eventsUrl);  // reconnects by itself, sending Last-Event-ID
-  source.addEventListener("open", function () { setConn(true); refresh(); });
-  source.addEventListener("error", function () { setConn(false); });
-  source.addEventListener("entry", function (event) {
-    var data = JSON.parse(event.data);
-    if (data.outcome === "denied" && !data.replay) { beep(); }
-    refresh();
-  });
-  ["override", "exit", "status"].forEach(function (kind) { source.addEventListener(kind, refresh); });
-  window.setInterval(refresh, 5000);  // ages in the health panel, a gate going silent
+  // The EventSource reconnects by itself after a dropped connection, sending Last-Event-ID. A refused stream
+  // (429/503 when too many screens are open, or any other error status) closes it for good: then a new one is
+  // opened after a delay that doubles up to two minutes, with jitter, so refused screens do not retry in step.
+  var RETRY_FIRST_MS = 5000, RETRY_MAX_MS = 120000;
+  var retryMs = RETRY_FIRST_MS, retryTimer = null;
+  window.checkpointStreamRetries = 0;
+  function connect() {
+    retryTimer = null;
+    var source = new EventSource(live.dataset.eventsUrl);
+    source.addEventListener("open", function () { retryMs = RETRY_FIRST_MS; setConn(true); refresh(); });
+    source.addEventListener("error", function () {
+      setConn(false);
+      if (source.readyState !== EventSource.CLOSED || retryTimer !== null) { return; }
+      var delay = retryMs * (0.5 + Math.random() * 0.5);
+      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+      window.checkpointStreamRetries += 1;
+      retryTimer = window.setTimeout(connect, delay);
+    });
+    source.addEventListener("entry", function (event) {
+      var data = JSON.parse(event.data);
+      if (data.outcome === "denied" && !data.replay) { beep(); }
+      refresh();
+    });
+    ["override", "exit", "status"].forEach(function (kind) { source.addEventListener(kind, refresh); });
+  }
+  connect();
+  window.setInterval(refresh, 5000);  // ages in the health panel, a gate going silent; also while refused
 
   if (clock) {
     var format;
