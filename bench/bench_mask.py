@@ -70,8 +70,8 @@ class AizooPeer:
             out.append(np.concatenate([c - half, c + half], 1))
         return np.concatenate(out).astype(np.float32)
 
-    def predict(self, frame_bgr: np.ndarray) -> str | None:
-        """Class of the largest face, or None when no face is found."""
+    def detect(self, frame_bgr: np.ndarray) -> list[tuple[float, float, float, float, float, str]]:
+        """Every face: (x, y, w, h in frame pixels, score, class), best score first."""
         h, w = frame_bgr.shape[:2]
         rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
         self.net.setInput(cv2.dnn.blobFromImage(rgb, 1 / 255.0, (260, 260)))
@@ -84,16 +84,21 @@ class AizooPeer:
         boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1)
         score, label = cls.max(1), cls.argmax(1)
         keep = np.flatnonzero(score > self.conf)
-        if keep.size == 0:
-            return None
         order = keep[np.argsort(-score[keep])]
         kept = []
         while order.size:
             i = order[0]
             kept.append(i)
             order = order[1:][iou(boxes[i], boxes[order[1:]]) < self.nms_iou]
-        areas = [(boxes[i, 2] - boxes[i, 0]) * w * (boxes[i, 3] - boxes[i, 1]) * h for i in kept]
-        return self.CLASSES[int(label[kept[int(np.argmax(areas))]])]
+        return [(float(boxes[i, 0] * w), float(boxes[i, 1] * h), float((boxes[i, 2] - boxes[i, 0]) * w),
+                 float((boxes[i, 3] - boxes[i, 1]) * h), float(score[i]), self.CLASSES[int(label[i])]) for i in kept]
+
+    def predict(self, frame_bgr: np.ndarray) -> str | None:
+        """Class of the largest face, or None when no face is found."""
+        faces = self.detect(frame_bgr)
+        if not faces:
+            return None
+        return max(faces, key=lambda f: f[2] * f[3])[5]
 
 
 def in_camera_frame(image: np.ndarray) -> np.ndarray:

@@ -14,11 +14,12 @@ import numpy as np
 
 CONTEXT = 128  # side of the cached context crop
 CONTEXT_EXTRA = 2.0  # context crop side / inference crop side
+COLOURED_LIGHTS = ((0.6, 0.9, 1.35), (1.35, 1.0, 0.7), (0.8, 1.25, 0.8), (1.25, 0.75, 1.2))  # BGR gains
 
 
 def geometric(ctx: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     zoom = rng.uniform(0.85, 1.2)  # >1 shows more context (face smaller)
-    angle = rng.uniform(-12, 12)
+    angle = rng.uniform(-12, 12) if rng.random() < 0.5 else rng.uniform(-40, 40)  # tilted heads
     src_side = CONTEXT / CONTEXT_EXTRA * zoom
     s = size / src_side
     c = CONTEXT / 2 + rng.uniform(-0.08, 0.08, 2) * src_side
@@ -26,7 +27,22 @@ def geometric(ctx: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarra
     m[:, 2] += np.array([size / 2, size / 2]) - c
     out = cv2.warpAffine(ctx, m, (size, size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REFLECT101)
+    if rng.random() < 0.3:  # a turned head: one side of the face nearer the camera
+        out = turned(out, rng.uniform(0.08, 0.3), rng)
     return out[:, ::-1] if rng.random() < 0.5 else out
+
+
+def turned(img: np.ndarray, amount: float, rng: np.random.Generator) -> np.ndarray:
+    """A perspective warp that shrinks one side vertically and squeezes it
+    horizontally, as a head turned by some 15-40 degrees looks."""
+    n = img.shape[0]
+    src = np.float32([[0, 0], [n, 0], [n, n], [0, n]])
+    d = amount * n
+    dst = np.float32([[0, 0], [n - d, d / 2], [n - d, n - d / 2], [0, n]])
+    if rng.random() < 0.5:
+        dst = np.float32([[d, d / 2], [n, 0], [n, n], [d, n - d / 2]])
+    m = cv2.getPerspectiveTransform(src, dst)
+    return cv2.warpPerspective(img, m, (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
 
 
 def photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -45,6 +61,10 @@ def photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         f = 255.0 * (np.clip(f, 0, 255) / 255.0) ** rng.uniform(1.3, 2.2)
     if rng.random() < 0.2:  # per-channel white balance
         f = f * rng.uniform(0.85, 1.15, 3)
+    if rng.random() < 0.1:  # coloured light: sodium lamps, shop signs, screens
+        f = f * np.array(COLOURED_LIGHTS[int(rng.integers(len(COLOURED_LIGHTS)))], np.float32)
+    if rng.random() < 0.08:  # a dim entrance
+        f = f * rng.uniform(0.25, 0.45)
     if rng.random() < 0.2:  # sensor noise
         f = f + rng.normal(0, rng.uniform(2, 10), f.shape)
     return np.clip(f, 0, 255).astype(np.uint8)

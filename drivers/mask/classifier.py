@@ -30,20 +30,44 @@ def read_meta(model_path: Path) -> dict:
     return json.loads(meta_path.read_text(encoding="utf-8"))
 
 
+NOT_FACE = "not_face"  # an optional output: the crop shows no face (the face check)
+
+
 class MaskClassifier:
+    """``classes`` are the mask classes the file knows (mask, no_mask and,
+    for three-class files, mask_incorrect); a file may add ``not_face``, the
+    face check, which ``predict`` keeps apart."""
+
     def __init__(self, model_path: Optional[str | Path] = None) -> None:
         path = Path(model_path) if model_path else DEFAULT_MODEL
         meta = read_meta(path)
-        self.classes: tuple[str, ...] = tuple(meta["classes"])
+        self.outputs: tuple[str, ...] = tuple(meta["classes"])
+        self.classes: tuple[str, ...] = tuple(c for c in self.outputs if c != NOT_FACE)
+        self.has_face_check = NOT_FACE in self.outputs
         self.input_size: int = int(meta["input_size"])
         self._net = cv2.dnn.readNetFromONNX(str(path))
 
-    def logits(self, crop_bgr: np.ndarray) -> np.ndarray:
-        blob = cv2.dnn.blobFromImage(crop_bgr, 1.0, (self.input_size, self.input_size))
+    def logits(self, crops_bgr: list[np.ndarray]) -> np.ndarray:
+        """Logits, one row per crop (one forward pass for all)."""
+        size = (self.input_size, self.input_size)
+        if len(crops_bgr) == 1:
+            blob = cv2.dnn.blobFromImage(crops_bgr[0], 1.0, size)
+        else:
+            blob = cv2.dnn.blobFromImages(crops_bgr, 1.0, size)
         self._net.setInput(blob)
-        return self._net.forward().reshape(-1)
+        return self._net.forward().reshape(len(crops_bgr), -1)
+
+    def predict_many(self, crops_bgr: list[np.ndarray]) -> list[tuple[dict[str, float], float]]:
+        """Per crop: (mask class -> probability, summing to 1; p(not a face),
+        0 for files without the face check)."""
+        out = []
+        for row in self.logits(crops_bgr) if crops_bgr else ():
+            probs = dict(zip(self.outputs, softmax(row).tolist()))
+            p_not_face = probs.pop(NOT_FACE, 0.0)
+            total = sum(probs.values()) or 1.0
+            out.append(({c: p / total for c, p in probs.items()}, float(p_not_face)))
+        return out
 
     def predict(self, crop_bgr: np.ndarray) -> dict[str, float]:
-        """Class -> probability for one face crop of ``input_size`` px."""
-        probs = softmax(self.logits(crop_bgr))
-        return {c: float(p) for c, p in zip(self.classes, probs)}
+        """Mask class -> probability for one face crop of ``input_size`` px."""
+        return self.predict_many([crop_bgr])[0][0]

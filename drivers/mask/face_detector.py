@@ -100,21 +100,21 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = NMS_IOU) -
     return [int(i) for i in cv2.dnn.NMSBoxes(xywh, scores.astype(np.float32), 0.0, iou_threshold)]
 
 
-def input_size(width: int, height: int) -> tuple[int, int, float]:
+def input_size(width: int, height: int, side: int = INPUT_SIZE) -> tuple[int, int, float]:
     """(input width, input height, scale) for a frame: the longer side becomes
-    INPUT_SIZE px, the shorter side is rounded up to a multiple of GRID_STEP."""
-    scale = INPUT_SIZE / max(width, height)
+    ``side`` px, the shorter side is rounded up to a multiple of GRID_STEP."""
+    scale = side / max(width, height)
     round_up = lambda n: max(GRID_STEP, -(-n // GRID_STEP) * GRID_STEP)  # noqa: E731
     nw, nh = max(1, round(width * scale)), max(1, round(height * scale))
     return round_up(nw), round_up(nh), scale
 
 
-def fit(image: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+def fit(image: np.ndarray, side: int = INPUT_SIZE) -> tuple[np.ndarray, float, float, float]:
     """Scale the image to the network input, centred on black where the shorter
     side falls short of a multiple of 16. Returns (input, scale, pad_x, pad_y)
     where frame = (input - pad) / scale."""
     h, w = image.shape[:2]
-    in_w, in_h, scale = input_size(w, h)
+    in_w, in_h, scale = input_size(w, h, side)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
     resized = shrink(image, nw, nh)
     if (nw, nh) == (in_w, in_h):
@@ -137,10 +137,22 @@ def to_faces(boxes: np.ndarray, scores: np.ndarray, kps: np.ndarray,
 
 
 RETRY_MAX_SIDE = 400  # camera frames (640x480 and up) are larger: never retried
+REACH_SIDE = 256  # input side of the reach pass: a 40 px face of a 640x480 frame becomes 16 px
+REACH_SCORE = 0.3  # the reach pass looks for small faces, whose scores are lower
+CLOSE_FRACTION = 1 / 3  # a face this large (shorter side / frame's shorter side) is a visitor at the camera
 
 
 class FaceDetector:
     """Find faces in a BGR frame; largest first is up to the caller.
+
+    A camera frame is searched once at ``side`` px (its longer side), where
+    faces of about a fifth of the frame and more are found. Unless that finds
+    a visitor right at the camera (a face of at least ``close_fraction`` of the
+    frame's shorter side: the frame is theirs), a reach pass follows at
+    ``reach_side`` px with ``reach_score``, where faces of 40 px in a 640x480
+    frame are found; the two are merged by non-maximum suppression.
+    ``reach_side`` 0 turns the reach pass off (bench/bench_scenes.py measures
+    both; docs in drivers/mask/models/MODEL_CARD.md).
 
     ``retry_max_side``: images whose longer side is at most this many pixels
     get the padded retry (see ``detect``); None retries every image (still
@@ -149,13 +161,19 @@ class FaceDetector:
 
     def __init__(self, score_threshold: float = 0.3, model_path: Optional[Path] = None,
                  pad_retry: float = 0.35, retry_max_side: Optional[int] = RETRY_MAX_SIDE,
-                 tile_retry: bool = False) -> None:
+                 tile_retry: bool = False, side: int = INPUT_SIZE, reach_side: int = REACH_SIDE,
+                 reach_score: float = REACH_SCORE, close_fraction: float = CLOSE_FRACTION) -> None:
         self.score_threshold = score_threshold
         self.pad_retry = pad_retry
         self.retry_max_side = retry_max_side
         self.tile_retry = tile_retry
+        self.side = side
+        self.reach_side = reach_side
+        self.reach_score = reach_score
+        self.close_fraction = close_fraction
         self._model_path = str(model_path or MODEL_PATH)
         self._nets: dict[tuple[int, int], cv2.dnn.Net] = {}
+        self.reach_passes = 0  # how often the reach pass ran (benches report it)
 
     def net(self, width: int, height: int) -> cv2.dnn.Net:
         """One network per input size: cv2.dnn re-plans its buffers (about 1 ms)
@@ -175,24 +193,39 @@ class FaceDetector:
         logits, regressors = net.forward(OUTPUTS)
         return logits, regressors
 
-    def _run(self, frame_bgr: np.ndarray) -> list[Face]:
-        image, scale, pad_x, pad_y = fit(frame_bgr)
+    def _run(self, frame_bgr: np.ndarray, side: Optional[int] = None, score: Optional[float] = None) -> list[Face]:
+        image, scale, pad_x, pad_y = fit(frame_bgr, side or self.side)
         logits, regressors = self.raw_outputs(image)
         anchors = make_anchors(image.shape[1], image.shape[0])
-        boxes, scores, kps = decode(logits, regressors, self.score_threshold, anchors)
+        boxes, scores, kps = decode(logits, regressors, score or self.score_threshold, anchors)
         keep = nms(boxes, scores)
         return to_faces(boxes[keep], scores[keep], kps[keep], scale, pad_x, pad_y)
 
-    def detect(self, frame_bgr: np.ndarray) -> list[Face]:
+    def _reach(self, frame_bgr: np.ndarray, faces: list[Face]) -> list[Face]:
+        """The reach pass for small faces, unless a face fills the frame."""
+        h, w = frame_bgr.shape[:2]
+        side = min(self.reach_side, -(-max(h, w) // GRID_STEP) * GRID_STEP)  # never beyond the frame's own size
+        if side <= self.side or any(min(f.w, f.h) >= self.close_fraction * min(h, w) for f in faces):
+            return faces
+        self.reach_passes += 1
+        return merged(faces + self._run(frame_bgr, side, self.reach_score))
+
+    def detect(self, frame_bgr: np.ndarray, camera: Optional[bool] = None) -> list[Face]:
         """All faces, best score first. An image that yields nothing is retried
         once with a grey border around it: a tight face crop leaves the model no
-        context. Camera frames (longer than ``retry_max_side``) are not retried:
-        an empty entrance would pay for the detector twice on every frame. With
-        ``tile_retry`` (still photos), a photo that still yields nothing is
-        searched in overlapping quarters, where a small face is twice as large."""
+        context. Camera frames (longer than ``retry_max_side``) are not retried
+        but get the reach pass (see the class). With ``tile_retry`` (still
+        photos), a photo that still yields nothing is searched in overlapping
+        quarters, where a small face is twice as large. ``camera`` True or False
+        says what the image is (a region of a camera frame may be small);
+        None decides by size."""
         faces = self._run(frame_bgr)
         h, w = frame_bgr.shape[:2]
-        if faces or not self.pad_retry or (self.retry_max_side is not None and max(h, w) > self.retry_max_side):
+        if camera is None:
+            camera = self.retry_max_side is not None and max(h, w) > self.retry_max_side
+        if camera:
+            return self._reach(frame_bgr, faces) if self.reach_side else faces
+        if faces or not self.pad_retry:
             return faces
         p = int(round(self.pad_retry * max(h, w)))
         padded = cv2.copyMakeBorder(frame_bgr, p, p, p, p, cv2.BORDER_CONSTANT, value=(128, 128, 128))
@@ -210,10 +243,15 @@ class FaceDetector:
             for x0 in sorted({0, (w - tw) // 2, w - tw}):
                 tile = frame_bgr[y0:y0 + th, x0:x0 + tw]
                 found += [shifted(f, x0, y0) for f in self._run(tile)]
-        if not found:
-            return []
-        boxes = np.array([[f.x, f.y, f.x + f.w, f.y + f.h] for f in found], np.float32)
-        return [found[i] for i in nms(boxes, np.array([f.score for f in found], np.float32))]
+        return merged(found)
+
+
+def merged(faces: list[Face]) -> list[Face]:
+    """Faces from several passes or tiles, duplicates removed by NMS, best score first."""
+    if not faces:
+        return []
+    boxes = np.array([[f.x, f.y, f.x + f.w, f.y + f.h] for f in faces], np.float32)
+    return [faces[i] for i in nms(boxes, np.array([f.score for f in faces], np.float32))]
 
 
 def shifted(face: Face, dx: float, dy: float) -> Face:

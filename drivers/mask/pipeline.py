@@ -11,7 +11,8 @@ from checkpoint.config import MaskConfig
 from checkpoint.messages import Box, FaceQuality, MaskObservation
 from drivers.mask.classifier import MaskClassifier
 from drivers.mask.crops import crop_face
-from drivers.mask.face_detector import RETRY_MAX_SIDE, Face, FaceDetector
+from drivers.mask.face_detector import RETRY_MAX_SIDE, Face, FaceDetector, shifted
+from drivers.mask.pose import head_pose
 
 Roi = tuple[float, float, float, float]
 CONFIDENT_SCORE = 0.5  # faces at least this sure are preferred over larger, doubtful ones
@@ -54,35 +55,92 @@ def choose_visitor(faces: Sequence[Face], frame_size: tuple[int, int], roi: Opti
 
 
 def face_quality(face: Face, crop_bgr: np.ndarray) -> FaceQuality:
-    """Size, sharpness (variance of the Laplacian: low is blurred) and mean
-    brightness of the face crop."""
+    """Size, sharpness (variance of the Laplacian: low is blurred), mean
+    brightness of the face crop, and head pose from the keypoints."""
     grey = cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY)
     _, std = cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_32F))
-    return FaceQuality(size_px=float(min(face.w, face.h)), blur=float(std[0, 0]) ** 2, brightness=cv2.mean(grey)[0])
+    yaw, roll = head_pose(face.keypoints)
+    return FaceQuality(size_px=float(min(face.w, face.h)), blur=float(std[0, 0]) ** 2, brightness=cv2.mean(grey)[0],
+                       yaw_deg=None if yaw is None else round(yaw, 1),
+                       roll_deg=None if roll is None else round(roll, 1))
+
+
+ROI_MARGIN = 0.2  # the region searched reaches this share of the ROI's size beyond it on each side
+
+
+def roi_pixels(roi: Roi, width: int, height: int, margin: float = ROI_MARGIN) -> tuple[int, int, int, int]:
+    """The region of interest (fractions) as pixels x0, y0, x1, y1 inside the
+    frame, grown by ``margin``: a face centred in the region but reaching
+    beyond it is searched whole (the visitor is still chosen by its centre)."""
+    rx, ry, rw, rh = roi
+    rx, ry, rw, rh = rx - margin * rw, ry - margin * rh, rw * (1 + 2 * margin), rh * (1 + 2 * margin)
+    x0, y0 = int(round(max(rx, 0.0) * width)), int(round(max(ry, 0.0) * height))
+    x1, y1 = int(round(min(rx + rw, 1.0) * width)), int(round(min(ry + rh, 1.0) * height))
+    return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
 
 
 class MaskPipeline:
-    """``still_images``: photos rather than camera frames (``mask eval``,
-    ``mask detect``): a photo may be a tight face crop of any size or show a
-    small person, so one without a face is retried with a border, then in
-    overlapping quarters."""
+    """Frame -> faces -> the visitor -> mask probabilities.
+
+    ``still_images``: photos rather than camera frames (``mask eval``,
+    ``mask detect --still``): a photo may be a tight face crop of any size or
+    show a small person, so one without a face is retried with a border, then
+    in overlapping quarters. Camera frames get the reach pass instead (see
+    ``FaceDetector``). With a region of interest only that part of a frame is
+    searched, at the detector's full input resolution. Every detection large
+    enough to be the visitor goes through the classifier's face check, which
+    drops signs, ears and hands; the visitor's mask probabilities come from
+    the same pass."""
 
     def __init__(self, config: MaskConfig, roi: Optional[Roi] = None, still_images: bool = False) -> None:
         self.config = config
         self.roi = roi
         self.detector = FaceDetector(config.face_score, retry_max_side=None if still_images else RETRY_MAX_SIDE,
-                                     tile_retry=still_images)
+                                     tile_retry=still_images, side=config.detector_side,
+                                     reach_side=config.reach_side, reach_score=config.reach_score)
         self.classifier = MaskClassifier(config.model or None)
+        self._probs: dict[int, tuple[dict[str, float], np.ndarray]] = {}  # id(face) -> classifier result
+
+    def _detect(self, frame_bgr: np.ndarray) -> list[Face]:
+        if self.roi is None:
+            return self.detector.detect(frame_bgr)
+        h, w = frame_bgr.shape[:2]
+        x0, y0, x1, y1 = roi_pixels(self.roi, w, h)
+        camera = None if self.detector.retry_max_side is None else max(h, w) > self.detector.retry_max_side
+        return [shifted(f, x0, y0) for f in self.detector.detect(frame_bgr[y0:y1, x0:x1], camera=camera)]
 
     def faces(self, frame_bgr: np.ndarray) -> list[Face]:
-        """All faces in the frame with their scores, best score first."""
-        return [f for f in self.detector.detect(frame_bgr) if not is_flat(frame_bgr, f)]
+        """All faces in the frame (in the region of interest), best score first.
+
+        Detections of at least ``min_face_px`` are checked by the classifier
+        (one batch) and dropped when it judges them no face; smaller ones are
+        kept as they are (they never become the visitor)."""
+        self._probs = {}
+        found = [f for f in self._detect(frame_bgr) if not is_flat(frame_bgr, f)]
+        large = [f for f in found if min(f.w, f.h) >= self.config.min_face_px]
+        if not large or not self.classifier.has_face_check:
+            return found
+        crops = [self.crop(frame_bgr, f) for f in large]
+        dropped = set()
+        for f, crop, (probs, p_not_face) in zip(large, crops, self.classifier.predict_many(crops)):
+            if p_not_face >= self.config.face_check:
+                dropped.add(id(f))
+            else:
+                self._probs[id(f)] = (probs, crop)
+        return [f for f in found if id(f) not in dropped]
 
     def crop(self, frame_bgr: np.ndarray, face: Face) -> np.ndarray:
         return crop_face(frame_bgr, (face.x, face.y, face.w, face.h), self.classifier.input_size)
 
+    def _classified(self, frame_bgr: np.ndarray, face: Face) -> tuple[dict[str, float], np.ndarray]:
+        known = self._probs.get(id(face))
+        if known is not None:
+            return known
+        crop = self.crop(frame_bgr, face)
+        return self.classifier.predict(crop), crop
+
     def classify(self, frame_bgr: np.ndarray, face: Face) -> dict[str, float]:
-        return self.classifier.predict(self.crop(frame_bgr, face))
+        return self._classified(frame_bgr, face)[0]
 
     def visitor(self, frame_bgr: np.ndarray, faces: Sequence[Face]) -> Optional[Face]:
         h, w = frame_bgr.shape[:2]
@@ -94,11 +152,11 @@ class MaskPipeline:
         face = self.visitor(frame_bgr, faces)
         if face is None:
             return MaskObservation(t=t, box=None, faces_in_frame=len(faces), frame_size=(w, h))
-        crop = self.crop(frame_bgr, face)
+        probs, crop = self._classified(frame_bgr, face)
         return MaskObservation(
             t=t,
             box=Box(face.x, face.y, face.w, face.h),
-            probs=self.classifier.predict(crop),
+            probs=probs,
             quality=face_quality(face, crop),
             faces_in_frame=len(faces),
             frame_size=(w, h),

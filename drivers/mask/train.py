@@ -19,30 +19,50 @@ import logging
 import time
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import cv2
 import numpy as np
 
-from checkpoint.messages import MASK, NO_MASK
+from checkpoint.messages import MASK, MASK_INCORRECT, NO_MASK
 from drivers.mask.augment import CONTEXT, CONTEXT_EXTRA, augment
-from drivers.mask.crops import crop_face
+from drivers.mask.crops import crop_face, crop_square
 from drivers.mask.dataset import list_images, split_of
-from drivers.mask.face_detector import FaceDetector
+from drivers.mask.face_detector import INPUT_SIZE as DETECTOR_SIDE
+from drivers.mask.face_detector import REACH_SIDE, FaceDetector
 from drivers.mask.pipeline import choose_visitor
+from drivers.mask.scenes import PERSON_MARGIN, box_iou, is_scene_dir, list_scenes, match, person_photo, to_frame
+from drivers.mask.synthetic import box_keypoints, draw_correct_mask, draw_hand, draw_incorrect_mask
 
-CLASSES = (MASK, NO_MASK)
+NOT_FACE = "not_face"  # the face check: a detection that is no face (inside the driver only)
+CLASSES = (MASK, NO_MASK, MASK_INCORRECT, NOT_FACE)
 INPUT_SIZE = 64  # default side of the classifier's input crop
 MODEL_NAME = "mask_classifier"
 EMA_DECAY = 0.995
 
 
-def prepare(data_dir: Path, face_score: float, log: Callable[[str], None], input_size: int = INPUT_SIZE) -> dict:
-    """Detect and crop every image once: context crops for training views,
-    inference crops for validation."""
-    detector = FaceDetector(face_score, retry_max_side=None)  # photos, as in `mask eval`
+SCENE_MIN_TRAIN_PX = 20  # scene faces smaller than this (shorter side) are not trained on
+
+
+def _to_context(box: tuple[float, float, float, float], kps: np.ndarray) -> np.ndarray:
+    """Keypoints in frame pixels -> pixels of the context crop around ``box``."""
+    cx, cy, side = crop_square(box, CONTEXT_EXTRA)
+    return ((kps - [cx - side / 2, cy - side / 2]) * (CONTEXT / side)).astype(np.float32)
+
+
+def _sample(image: np.ndarray, box, kps, input_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ctx = crop_face(image, box, CONTEXT, CONTEXT_EXTRA)
+    crop = crop_face(image, box, input_size)
+    if box is None:
+        h, w = image.shape[:2]
+        box = ((w - max(w, h)) / 2, (h - max(w, h)) / 2, max(w, h), max(w, h))
+        kps = box_keypoints((box[0] + 0.2 * box[2], box[1] + 0.2 * box[3], 0.6 * box[2], 0.6 * box[3]))
+    return ctx, crop, _to_context(box, kps)
+
+
+def _photo_samples(data_dir: Path, detector: FaceDetector, input_size: int, log: Callable[[str], None]):
+    """Samples of the face-photo folders: the same detection and visitor choice as ``mask eval``."""
     items = list_images(data_dir)
-    ctx, crops, labels, is_val, found = [], [], [], [], []
     for i, (path, label) in enumerate(items):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
@@ -51,15 +71,91 @@ def prepare(data_dir: Path, face_score: float, log: Callable[[str], None], input
         h, w = image.shape[:2]
         face = choose_visitor(detector.detect(image), (w, h))
         box = (face.x, face.y, face.w, face.h) if face else None
-        ctx.append(crop_face(image, box, CONTEXT, CONTEXT_EXTRA))
-        crops.append(crop_face(image, box, input_size))
-        labels.append(CLASSES.index(label))
-        is_val.append(split_of(path.name) == "val")
-        found.append(face is not None)
-        if (i + 1) % 500 == 0 or i + 1 == len(items):
-            log(f"faces: {i + 1}/{len(items)} images, no face in {len(found) - sum(found)}")
-    return {"ctx": np.stack(ctx), "crops": np.stack(crops), "labels": np.array(labels),
-            "val": np.array(is_val), "found": np.array(found)}
+        kps = np.array(face.keypoints[:4], np.float32) if face else None
+        yield (*_sample(image, box, kps, input_size), label, split_of(path.name) == "val", face is not None,
+               "photos")
+        if (i + 1) % 1000 == 0:
+            log(f"photos: {i + 1}/{len(items)}")
+
+
+def _scene_samples(scene_dir: Path, detector: FaceDetector, input_size: int, log: Callable[[str], None]):
+    """Samples of the boxed scene photos: every face of at least SCENE_MIN_TRAIN_PX
+    is cut as a photo of one person; the detector's box on that photo (matched
+    to the annotation) is used when it finds the face, else the annotation's."""
+    scenes = list_scenes(scene_dir)
+    for i, scene in enumerate(scenes):
+        image = scene.read()
+        if image is None:
+            continue
+        for face in scene.faces:
+            if face.short_side < SCENE_MIN_TRAIN_PX:
+                continue
+            x, y, w, h = face.box
+            margin = PERSON_MARGIN * max(w, h)
+            x0, y0 = max(int(round(x - margin)), 0), max(int(round(y - margin)), 0)
+            photo = person_photo(image, face.box)
+            truth = (x - x0, y - y0, w, h)
+            found = detector.detect(photo)
+            j = match([truth], [(f.x, f.y, f.w, f.h) for f in found])[0][0]
+            if j is not None:
+                f = found[j]
+                box, kps = (f.x, f.y, f.w, f.h), np.array(f.keypoints[:4], np.float32)
+            else:
+                box, kps = truth, box_keypoints(truth)
+            yield (*_sample(photo, box, kps, input_size), face.label, scene.split == "val", True, "scenes")
+        if (i + 1) % 200 == 0:
+            log(f"scenes: {i + 1}/{len(scenes)}")
+
+
+def _not_face_samples(scene_dir: Path, input_size: int, log: Callable[[str], None]):
+    """Hard negatives for the face check: what the detector reports in the
+    scenes, seen as camera frames, that is no annotated face (signs, ears,
+    hands, backs of heads, patterns). A box overlapping a true face at all, or
+    centred in one, is not used: it may be a face boxed differently."""
+    for side, score in ((DETECTOR_SIDE, 0.3), (REACH_SIDE, 0.25)):
+        detector = FaceDetector(score, side=side, reach_side=0)
+        for scene in list_scenes(scene_dir):
+            image = scene.read()
+            if image is None:
+                continue
+            frame, scale, ox, oy = to_frame(image)
+            truth = [(f.box[0] * scale + ox, f.box[1] * scale + oy, f.box[2] * scale, f.box[3] * scale)
+                     for f in scene.faces]
+            for f in detector.detect(frame):
+                box = (f.x, f.y, f.w, f.h)
+                cx, cy = f.x + f.w / 2, f.y + f.h / 2
+                if min(f.w, f.h) < 24 or any(box_iou(box, t) > 0.0 or (t[0] <= cx <= t[0] + t[2] and
+                                                                        t[1] <= cy <= t[1] + t[3]) for t in truth):
+                    continue
+                yield (*_sample(frame, box, np.array(f.keypoints[:4], np.float32), input_size), NOT_FACE,
+                       scene.split == "val", True, "not_face")
+        log(f"not-a-face samples mined at detector side {side}")
+
+
+def prepare(data_dirs: list[Path], face_score: float, log: Callable[[str], None], input_size: int = INPUT_SIZE,
+            not_face: bool = True) -> dict:
+    """Detect and crop every face once: context crops (with keypoints) for
+    training views, inference crops for validation. Each folder is either
+    face photos (with_mask/, without_mask/) or boxed scenes (images/ + annotations/)."""
+    detector = FaceDetector(face_score, retry_max_side=None, tile_retry=True)  # photos, as in `mask eval`
+    rows = []
+    for data_dir in data_dirs:
+        if is_scene_dir(data_dir):
+            rows += list(_scene_samples(Path(data_dir), detector, input_size, log))
+            if not_face:
+                rows += list(_not_face_samples(Path(data_dir), input_size, log))
+        else:
+            rows += list(_photo_samples(Path(data_dir), detector, input_size, log))
+    ctx, crops, kps, labels, is_val, found, origin = zip(*rows)
+    data = {"ctx": np.stack(ctx), "crops": np.stack(crops), "kps": np.stack(kps),
+            "labels": np.array([CLASSES.index(lb) for lb in labels]), "val": np.array(is_val),
+            "found": np.array(found), "source": np.array(origin)}
+    for name in sorted(set(origin)):
+        sel = data["source"] == name
+        log(f"{name}: {int(sel.sum())} faces, " + ", ".join(
+            f"{c} {int((data['labels'][sel] == k).sum())}" for k, c in enumerate(CLASSES))
+            + f", no face found {int((~data['found'][sel]).sum())}")
+    return data
 
 
 def build_model(width: int = 24):
@@ -113,13 +209,78 @@ def predict(model, crops: np.ndarray) -> np.ndarray:
                                for i in range(0, len(crops), 256)])
 
 
-def figures(probs: np.ndarray, labels: np.ndarray, found: np.ndarray) -> dict:
-    """Accuracy and per-class recall; images without a face count as wrong."""
-    right = (probs.argmax(1) == labels) & found
-    out = {"images": int(len(labels)), "accuracy": float(right.mean()), "no_face_rate": float(1 - found.mean())}
-    for k, name in enumerate(CLASSES):
-        out[f"recall_{name}"] = float(right[labels == k].mean())
+FACE_CHECK = 0.5  # p(not a face) at which a detection is dropped (drivers/mask/pipeline.py)
+
+
+def figures(probs: np.ndarray, labels: np.ndarray, found: np.ndarray, mask_threshold: float = 0.8) -> dict:
+    """Per-class recall (arg-max over the mask classes), balanced accuracy, the
+    gate's view at ``mask_threshold`` (masked faces let in, bare and incorrect
+    ones not let in; p(mask) among the mask classes, as the pipeline gives it)
+    and the face check (share of detections dropped as no face). Images
+    without a face count as wrong (and as not let in)."""
+    k_face = CLASSES.index(NOT_FACE)
+    p_not_face = probs[:, k_face]
+    face = np.delete(probs, k_face, axis=1)
+    face = face / np.maximum(face.sum(1, keepdims=True), 1e-9)
+    kept = found & (p_not_face < FACE_CHECK)
+    right = (face.argmax(1) == labels) & kept
+    let_in = (face[:, 0] >= mask_threshold) & kept
+    out: dict = {"images": int(len(labels)), "no_face_rate": round(float(1 - found.mean()), 4) if len(found) else 0.0,
+                 "dropped_as_no_face": round(float((p_not_face >= FACE_CHECK).mean()), 4) if len(labels) else 0.0}
+    recalls = []
+    for k, name in enumerate(CLASSES[:k_face]):
+        sel = labels == k
+        if sel.any():
+            out[f"recall_{name}"] = round(float(right[sel].mean()), 4)
+            recalls.append(float(right[sel].mean()))
+            out[f"let_in_{name}"] = round(float(let_in[sel].mean()), 4)
+    out["balanced_accuracy"] = round(float(np.mean(recalls)), 4) if recalls else None
     return out
+
+
+def centre_crop(ctx: np.ndarray, size: int) -> np.ndarray:
+    """The inference crop inside a context crop (its central half)."""
+    q = CONTEXT // 4
+    return cv2.resize(ctx[q:CONTEXT - q, q:CONTEXT - q], (size, size), interpolation=cv2.INTER_AREA)
+
+
+P_INCORRECT = 0.3  # share of bare training faces given a synthetic mask worn wrong
+P_HAND = 0.12  # share of bare training faces given a hand or object at the mouth (still no mask)
+P_CORRECT = 0.1  # share of bare training faces given a drawn mask worn right (so drawing is no class cue)
+
+
+def training_view(ctx: np.ndarray, kps: np.ndarray, label: int, size: int, rng: np.random.Generator,
+                  synthetic: bool = True) -> tuple[np.ndarray, int]:
+    """One augmented view and its label; some bare faces become synthetic
+    incorrect wear or hard negatives first."""
+    if synthetic and label == CLASSES.index(NO_MASK):
+        r = rng.random()
+        if r < P_INCORRECT:
+            ctx = ctx.copy()
+            draw_incorrect_mask(ctx, kps, rng)
+            label = CLASSES.index(MASK_INCORRECT)
+        elif r < P_INCORRECT + P_HAND:
+            ctx = ctx.copy()
+            draw_hand(ctx, kps, rng)
+        elif r < P_INCORRECT + P_HAND + P_CORRECT:
+            ctx = ctx.copy()
+            draw_correct_mask(ctx, kps, rng)
+            label = CLASSES.index(MASK)
+    return augment(ctx, size, rng), label
+
+
+def synthetic_validation(data: dict, va: np.ndarray, size: int, seed: int = 12345) -> dict:
+    """Seeded synthetic cases made from the validation bare faces: masks worn
+    below the nose or under the chin (label mask_incorrect) and hands or
+    objects at the mouth (label no_mask), as inference crops."""
+    rng = np.random.default_rng(seed)
+    out: dict = {"incorrect": [], "hand": []}
+    for j in np.flatnonzero(va & (data["labels"] == CLASSES.index(NO_MASK)) & data["found"]):
+        for kind, draw in (("incorrect", draw_incorrect_mask), ("hand", draw_hand)):
+            ctx = data["ctx"][j].copy()
+            draw(ctx, data["kps"][j], rng)
+            out[kind].append(centre_crop(ctx, size))
+    return {k: np.stack(v) for k, v in out.items() if v}
 
 
 def export(model, out_dir: Path, check_crops: np.ndarray, meta: dict) -> Path:
@@ -150,8 +311,41 @@ def export(model, out_dir: Path, check_crops: np.ndarray, meta: dict) -> Path:
     return path
 
 
-def train(data_dir: str | Path, out_dir: str | Path, epochs: int = 80, seed: int = 0, batch: int = 64,
-          face_score: float = 0.3, input_size: int = INPUT_SIZE, log: Callable[[str], None] = print) -> dict:
+def load_or_prepare(data_dirs: list[Path], face_score: float, log: Callable[[str], None], input_size: int,
+                    cache: Optional[Path]) -> dict:
+    """``prepare``, or its result saved in ``cache`` (an .npz) by an earlier run
+    on the same folders and settings."""
+    key = json.dumps({"dirs": [str(Path(d).resolve()) for d in data_dirs], "face_score": face_score,
+                      "input_size": input_size, "classes": list(CLASSES)})
+    if cache is not None and Path(cache).is_file():
+        with np.load(cache, allow_pickle=False) as saved:
+            if str(saved["key"]) == key:
+                log(f"faces from {cache}")
+                return {k: saved[k] for k in saved.files if k != "key"}
+    data = prepare(data_dirs, face_score, log, input_size)
+    if cache is not None:
+        np.savez(cache, key=np.array(key), **data)
+    return data
+
+
+def validation_report(model, data: dict, va: np.ndarray, synthetic: dict) -> dict:
+    report = {}
+    for source in sorted(set(data["source"][va])):
+        sel = va & (data["source"] == source)
+        report[source] = figures(predict(model, data["crops"][sel]), data["labels"][sel], data["found"][sel])
+    for kind, crops in synthetic.items():
+        label = CLASSES.index(MASK_INCORRECT if kind == "incorrect" else NO_MASK)
+        report[f"synthetic_{kind}"] = figures(predict(model, crops), np.full(len(crops), label),
+                                              np.ones(len(crops), bool))
+    return report
+
+
+CLASS_WEIGHTS = (1.0, 1.0, 1.0, 1.0)  # the safety lean is the operating point's (checkpoint/mask_verdict.py)
+
+
+def train(data_dirs: list[str | Path], out_dir: str | Path, epochs: int = 60, seed: int = 0, batch: int = 64,
+          face_score: float = 0.3, input_size: int = INPUT_SIZE, width: int = 24, synthetic: bool = True,
+          cache: Optional[Path] = None, log: Callable[[str], None] = print) -> dict:
     import torch
     from torch import nn
 
@@ -159,25 +353,27 @@ def train(data_dir: str | Path, out_dir: str | Path, epochs: int = 80, seed: int
     torch.set_num_threads(2)
     rng = np.random.default_rng(seed)
     start = time.monotonic()
-    data = prepare(Path(data_dir), face_score, log, input_size)
+    data = load_or_prepare([Path(d) for d in data_dirs], face_score, log, input_size, cache)
     tr, va = ~data["val"], data["val"]
-    ctx, y = data["ctx"][tr], data["labels"][tr]
-    log(f"train {len(y)} images, validation {int(va.sum())} images ({time.monotonic() - start:.0f} s)")
+    ctx, kps, y = data["ctx"][tr], data["kps"][tr], data["labels"][tr]
+    synthetic_val = synthetic_validation(data, va, input_size)
+    log(f"train {len(y)} faces, validation {int(va.sum())} faces ({time.monotonic() - start:.0f} s)")
 
-    model = build_model()
+    model = build_model(width)
     ema = copy.deepcopy(model)  # exponential moving average of the weights: the exported model
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.02)
     steps = epochs * ((len(y) + batch - 1) // batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.15)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
+    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(CLASS_WEIGHTS), label_smoothing=0.05)
     for epoch in range(1, epochs + 1):
         model.train()
         order = rng.permutation(len(y))
         total, correct, seen = 0.0, 0, 0
         for i in range(0, len(order), batch):
             idx = order[i:i + batch]
-            xb = to_tensor(np.stack([augment(ctx[j], input_size, rng) for j in idx]))
-            yb = torch.from_numpy(y[idx]).long()
+            views = [training_view(ctx[j], kps[j], int(y[j]), input_size, rng, synthetic) for j in idx]
+            xb = to_tensor(np.stack([v for v, _ in views]))
+            yb = torch.tensor([lb for _, lb in views]).long()
             out = model(xb)
             loss = loss_fn(out, yb)
             opt.zero_grad()
@@ -188,18 +384,23 @@ def train(data_dir: str | Path, out_dir: str | Path, epochs: int = 80, seed: int
             total += float(loss.detach()) * len(idx)
             correct += int((out.argmax(1) == yb).sum())
             seen += len(idx)
-        val = figures(predict(ema, data["crops"][va]), data["labels"][va], data["found"][va])
-        log(f"epoch {epoch:3d}/{epochs}  loss {total / seen:.4f}  train acc {correct / seen:.4f}  "
-            f"val acc {val['accuracy']:.4f}  ({time.monotonic() - start:.0f} s)")
+        if epoch % 5 == 0 or epoch == epochs:
+            report = validation_report(ema, data, va, synthetic_val)
+            log(f"epoch {epoch:3d}/{epochs}  loss {total / seen:.4f}  train acc {correct / seen:.4f}  "
+                f"({time.monotonic() - start:.0f} s)  " + json.dumps(report))
+        else:
+            log(f"epoch {epoch:3d}/{epochs}  loss {total / seen:.4f}  train acc {correct / seen:.4f}  "
+                f"({time.monotonic() - start:.0f} s)")
 
     model = ema
-    val = figures(predict(model, data["crops"][va]), data["labels"][va], data["found"][va])
+    report = validation_report(model, data, va, synthetic_val)
     meta = {
         "classes": list(CLASSES), "input_size": input_size, "input": "BGR 0..255, NCHW (scaling inside the model)",
-        "seed": seed, "epochs": epochs, "train_images": int(len(y)), "validation": val,
+        "seed": seed, "epochs": epochs, "width": width, "synthetic": synthetic, "train_faces": int(len(y)),
+        "sources": [Path(d).name for d in data_dirs], "validation": report,
         "parameters": int(sum(p.numel() for p in model.parameters())),
     }
     path = export(model, Path(out_dir), data["crops"][va][:64], meta)
     log(f"wrote {path} ({path.stat().st_size} bytes) in {time.monotonic() - start:.0f} s")
-    log("validation (crops from training-time detection): " + json.dumps(val))
+    log("validation (crops from training-time detection): " + json.dumps(report))
     return meta
