@@ -170,7 +170,7 @@ class Dashboard:
         from web.events import CLOSED, Broker
 
         self._closed = CLOSED
-        self.engine = open_database(central_url)
+        self.engine = open_database(central_url, migrate_schema=True)  # the owner's step (checkpoint init-db)
         self.broker = Broker(self.engine, poll_s=0.2)
         self.seen: dict[str, float] = {}
         self.resubscribed = 0
@@ -242,7 +242,7 @@ def main(argv=None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="bench-forward-"))
     dashboard = None
     try:
-        dashboard = Dashboard(central_url)  # migrates the central database, subscribes one screen
+        dashboard = Dashboard(central_url)  # migrates the central database (as init-db), subscribes one screen
         gates = [f"gate-{i:02d}" for i in range(args.agents)]
         wall0 = time.time()
         if args.processes <= 1:

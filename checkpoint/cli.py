@@ -91,3 +91,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from checkpoint.db import SchemaNotReady
+
+        if isinstance(exc, SchemaNotReady):  # a database this process does not own is not migrated yet
+            print(f"checkpoint: {exc}", file=sys.stderr)
+            return 1
+        raise

@@ -18,6 +18,14 @@ per episode) and connection attempts back off up to ``retry_max_s``. The
 recorder's commit listener calls ``kick()`` so a new entry leaves at once; a
 poll every ``poll_s`` is the fallback. The newest heartbeat handed to
 ``publish_status`` is upserted into the central ``gate_status`` table.
+
+The forwarder never migrates a central PostgreSQL database: it logs in with
+the gate role (checkpoint/roles.py: insert entries, exits, overrides and
+heartbeats, read what occupancy needs, nothing on accounts), which cannot
+change the schema. It checks the schema revision instead; until the owner has
+run ``checkpoint init-db``, ``central`` is down with that instruction and rows
+wait in the outbox. A SQLite file as the centre (tests) is migrated, as every
+SQLite file is by its opener.
 """
 
 from __future__ import annotations
@@ -25,27 +33,26 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from datetime import datetime, timezone
 from typing import Callable, Optional
 
-from sqlalchemy import Table, func, select, text, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from checkpoint.backoff import Backoff
 from checkpoint.counts import occupancy, override_delta
-from checkpoint.db import make_engine, migrate
+from checkpoint.db import SchemaNotReady, check_schema, make_engine, migrate, owns_schema
 from checkpoint.health import ComponentReporter, short_error
 from checkpoint.models import ALLOWED, Entry, Exit, GateStatus
+from checkpoint.redact import scrub
 
 log = logging.getLogger(__name__)
 
 FORWARDED: tuple[Table, ...] = (Entry.__table__, Exit.__table__)  # overrides are written centrally by the web app
 NOT_COPIED = ("id", "forwarded_at")
-MIGRATE_LOCK = 0x43_4B_50_54  # "CKPT": serializes first-connect migrations of many agents on PostgreSQL
-# alembic runs migrations through module-level proxies (alembic.context, alembic.op): two threads migrating
-# at once in one process see each other's connections, so forwarders in one process migrate one at a time
 
 
 def central_engine(url: str, connect_timeout_s: int = 3) -> Engine:
@@ -88,7 +95,7 @@ class Forwarder:
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
         self._poll_s = poll_s
-        self._migrated = False
+        self._schema_checked = False
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -176,12 +183,24 @@ class Forwarder:
                 log.warning("cannot read or mark the local outbox, will retry: %s", short_error(exc.__cause__ or exc))
                 self._stop.wait(backoff.next())
                 continue
+            except SchemaNotReady as exc:  # reachable, but not migrated by its owner (or newer than this gate)
+                self.failed_attempts += 1
+                message = scrub(str(exc), self._central_url)
+                if failing != message:
+                    log.error("central database not ready, entries wait in the local outbox: %s", message)
+                    failing = message
+                self.reachable = False
+                self._reporter.down(self._clock(), message)
+                self._reporter.count("forward_errors")
+                self._stop.wait(backoff.next())
+                continue
             except Exception as exc:  # unreachable, or anything else: the thread must live and say so
                 self.failed_attempts += 1
-                message = short_error(exc)
-                if not failing:
-                    log.error("central database unreachable, entries wait in the local outbox: %s", message,
-                              exc_info=not isinstance(exc, (SQLAlchemyError, OSError)))
+                message = scrub(short_error(exc), self._central_url)
+                if failing is not True:  # not failing, or it was "not ready" until now
+                    trace = "" if isinstance(exc, (SQLAlchemyError, OSError)) else "\n" + scrub(
+                        "".join(traceback.format_exception(exc)), self._central_url)
+                    log.error("central database unreachable, entries wait in the local outbox: %s%s", message, trace)
                     failing = True
                 self.reachable = False
                 self._reporter.down(self._clock(), f"central database unreachable: {message}")
@@ -206,9 +225,12 @@ class Forwarder:
         with self._engine_lock:  # the forwarding thread and occupancy()'s caller
             if self._central is None:
                 self._central = central_engine(self._central_url, self._connect_timeout_s)
-            if not self._migrated:
-                self._migrate(self._central)
-                self._migrated = True
+            if not self._schema_checked:
+                if owns_schema(self._central):
+                    migrate(self._central)  # a SQLite file as the centre: its opener migrates it
+                else:
+                    check_schema(self._central, "central")  # the owner migrates (checkpoint init-db), never a gate
+                self._schema_checked = True
             return self._central
 
     def occupancy(self, day: str, gate_id: Optional[str] = None) -> Optional[int]:
@@ -233,23 +255,6 @@ class Forwarder:
         with Session(self._engine()) as session:
             inside = occupancy(session, day, gate_id)
         return max(inside + waiting_in - waiting_out + overridden_here, 0)
-
-    @staticmethod
-    def _migrate(engine: Engine) -> None:
-        if engine.dialect.name != "postgresql":
-            migrate(engine)
-            return
-        Forwarder._migrate_postgresql(engine)
-
-    @staticmethod
-    def _migrate_postgresql(engine: Engine) -> None:
-        with engine.connect() as lock:  # many agents may connect first at the same moment
-            lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATE_LOCK})
-            try:
-                migrate(engine)
-            finally:
-                lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATE_LOCK})
-                lock.commit()
 
     def _pass(self) -> int:
         """One round: a batch of each table, then the heartbeat. Returns the most rows moved from one table."""

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from checkpoint.db import make_engine
+from checkpoint.db import make_engine, open_database
 from checkpoint.models import Entry
 
 SCRIPT = Path(__file__).resolve().parent / "agent_burst.py"
@@ -78,6 +78,7 @@ def central_uids(engine) -> list[str]:
 def test_killed_mid_burst_and_restarted_loses_and_doubles_nothing(tmp_path, pg_url):
     path = tmp_path / "gate.db"
     local_url = f"sqlite:///{path}"
+    open_database(pg_url, migrate_schema=True).dispose()  # the owner's step (checkpoint init-db); gates never migrate
     reported: list[str] = []
     for round_ in range(2):
         reported += burst_then_kill(local_url, pg_url, at_least=150 * (round_ + 1) - len(reported))

@@ -33,7 +33,7 @@ def inside(runtime: AgentRuntime) -> int:
 
 @pytest.mark.postgres
 def test_each_gate_counts_the_whole_building_through_the_central_log(tmp_path, pg_url, proxy):
-    central = open_database(pg_url)
+    central = open_database(pg_url, migrate_schema=True)  # the owner's step (checkpoint init-db); gates never migrate
     north = gate(tmp_path, "north", pg_url)
     south = gate(tmp_path, "south", via_port(pg_url, proxy.port))
     side = gate(tmp_path, "side", pg_url, scope="gate")  # a gate with its own limit counts only its visitors

@@ -95,6 +95,7 @@ def test_copies_and_resends_idempotently_into_sqlite(tmp_path):
 
 @pytest.mark.postgres
 def test_copies_and_resends_idempotently_into_postgres(tmp_path, pg_url):
+    open_database(pg_url, migrate_schema=True).dispose()  # the owner's step (checkpoint init-db); gates never migrate
     local = fill(f"sqlite:///{tmp_path / 'gate.db'}", rows_for("g1"))
     check_copy_and_resend(local, pg_url)
     local.dispose()
@@ -102,6 +103,7 @@ def test_copies_and_resends_idempotently_into_postgres(tmp_path, pg_url):
 
 @pytest.mark.postgres
 def test_heartbeat_is_upserted_centrally(tmp_path, pg_url):
+    open_database(pg_url, migrate_schema=True).dispose()  # the owner's step (checkpoint init-db)
     local = open_database(f"sqlite:///{tmp_path / 'gate.db'}")
     registry = HealthRegistry()
     registry.reporter("scanner").down(100.0, "unplugged")
@@ -148,7 +150,7 @@ def test_central_outage_under_a_live_agent_loses_and_doubles_nothing(tmp_path, p
         "database": {"url": local_url, "central_url": via_port(pg_url, proxy.port), "forward_batch": 25},
     })
     local = open_database(local_url)
-    central = open_database(pg_url)  # so the test can count from the start; the forwarder migrates as a no-op
+    central = open_database(pg_url, migrate_schema=True)  # the owner's step (checkpoint init-db); gates never migrate
     runtime = AgentRuntime(settings, engine=local, heartbeat_s=0.2).start()
     produced = []
     stop_producing = threading.Event()

@@ -64,8 +64,9 @@ def test_three_gates_forward_the_union_of_their_logs(tmp_path, pg_url):
     for gate in GATES:
         url = f"sqlite:///{tmp_path / gate / 'checkpoint.db'}"
         locals_[gate] = (url, open_database(url))
+    open_database(pg_url, migrate_schema=True).dispose()  # the owner's step (checkpoint init-db); gates never migrate
     for gate in GATES:
-        # every agent connects first at the same moment: the central schema is migrated once, under a lock
+        # every agent connects first at the same moment: each checks the central schema, none migrates it
         forwarders[gate] = Forwarder(locals_[gate][1], pg_url, registry.reporter(f"central-{gate}"),
                                      batch=3, poll_s=0.05).start()
 

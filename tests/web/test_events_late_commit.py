@@ -19,7 +19,7 @@ def add(engine, entry_id):
 
 @pytest.fixture
 def engine(db_url):
-    engine = open_database(db_url)
+    engine = open_database(db_url, migrate_schema=True)  # PostgreSQL: as its owner (checkpoint init-db)
     yield engine
     engine.dispose()
 
