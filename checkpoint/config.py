@@ -330,10 +330,11 @@ def load_settings(path: Optional[str | Path] = None, environ: Optional[dict[str,
 
 
 def effective_toml(settings: Settings) -> str:
-    """Render settings as TOML (secrets masked) for `checkpoint config check`."""
-    data = settings.model_dump(mode="json")
-    if data["web"].get("secret_key"):
-        data["web"]["secret_key"] = "********"
+    """Render settings as TOML for `checkpoint config check` and /admin/settings, every secret masked
+    (checkpoint.redact: secret-named keys such as web.secret_key, and the passwords in URLs)."""
+    from checkpoint.redact import mask_settings
+
+    data = mask_settings(settings.model_dump(mode="json"))
     lines: list[str] = []
 
     def scalar(value: Any) -> str:

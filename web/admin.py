@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, make_response, redirect, render_template, request, url_for
 from sqlmodel import select
 
 from checkpoint.config import effective_toml
@@ -69,4 +69,7 @@ def update(user_id: int):
 @bp.route("/settings")
 @requires("admin")
 def settings_page():
-    return render_template("admin/settings.html", text=effective_toml(state().settings))
+    """The effective settings, secrets masked (effective_toml), never kept by a browser or proxy cache."""
+    response = make_response(render_template("admin/settings.html", text=effective_toml(state().settings)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
