@@ -101,14 +101,15 @@ ENTRY_COLUMNS = (Entry.id, Entry.uid, Entry.gate_id, Entry.outcome, Entry.flagge
 
 class Broker:
     def __init__(self, engine: Engine, poll_s: float = 0.2, queue_size: int = 256, silent_after_s: float = 10.0,
-                 clock: Callable[[], float] = time.time, max_streams: int = 0, max_per_address: int = 0,
+                 clock: Callable[[], float] = time.time, max_streams: Optional[int] = None,
+                 max_per_address: Optional[int] = None,
                  retry_after_s: int = 30) -> None:
         self._engine = engine
         self.poll_s = poll_s
         self.queue_size = queue_size
         self.silent_after_s = silent_after_s
-        self.max_streams = max_streams  # 0: no cap
-        self.max_per_address = max_per_address  # 0: no cap
+        self.max_streams = max_streams  # None: no cap (0 refuses every stream)
+        self.max_per_address = max_per_address  # None: no cap
         self.retry_after_s = retry_after_s
         self._open = 0  # slots held (open streams)
         self._per_address: dict[str, int] = {}
@@ -146,10 +147,11 @@ class Broker:
             return subscriber, self._cursor
 
     def _check_caps(self, address: Optional[str]) -> None:
-        if address is not None and self.max_per_address and self._per_address.get(address, 0) >= self.max_per_address:
+        if (address is not None and self.max_per_address is not None
+                and self._per_address.get(address, 0) >= self.max_per_address):
             raise StreamRefused(429, f"too many live screens from this address (at most {self.max_per_address}); "
                                      f"try again later", self.retry_after_s)
-        if self.max_streams and self._open >= self.max_streams:
+        if self.max_streams is not None and self._open >= self.max_streams:
             raise StreamRefused(503, f"too many live screens are open (at most {self.max_streams}); "
                                      f"try again later", self.retry_after_s)
 

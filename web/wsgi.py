@@ -1,8 +1,9 @@
-"""WSGI entry point for production servers: ``gunicorn -w 1 --threads 16 'web.wsgi:app'``.
+"""WSGI entry point for production servers: ``gunicorn -c python:web.gunicorn_config 'web.wsgi:app'``.
 
 The configuration file is named by the CHECKPOINT_CONFIG environment variable
-(CHECKPOINT_* variables override it). Use one worker: the live screen's event
-poller and the login limiter live in the process; threads serve the streams.
+(CHECKPOINT_* variables override it). web/gunicorn_config.py runs one worker
+(the live screen's event poller and the login limiter live in the process),
+with a thread for each event stream the app admits and threads for the pages.
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ DESCRIPTION = """Serve the web app with werkzeug's threaded server (a single gat
 
   checkpoint web -c checkpoint.toml [--host 0.0.0.0] [--port 5000] [--gate ID] [--kiosk]
 
-For production use gunicorn, one worker with threads (the live screen's event
-poller lives in the process; each open screen holds one thread):
+For production use gunicorn with the app's settings (one worker, a thread for each
+admitted event stream, web.max_event_streams, plus threads for the pages):
 
-  CHECKPOINT_CONFIG=/etc/checkpoint.toml gunicorn -w 1 --threads 16 -b 0.0.0.0:5000 'web.wsgi:app'
+  CHECKPOINT_CONFIG=/etc/checkpoint.toml gunicorn -c python:web.gunicorn_config -b 0.0.0.0:5000 'web.wsgi:app'
 
 Create the first account with `checkpoint user add NAME --role admin`."""
 
