@@ -78,7 +78,8 @@ def decision_latency(visitors: int, web_clients: int = 0) -> tuple[list[float], 
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(environ={}, overrides={
             "data_dir": tmp, "scanner": {"url": path, "protocol": "ascii", "options": {"pattern": "adafruit"}},
-            "camera": {"source": "simulated"}, "web": {"port": 0, "kiosk": True, "secret_key": "bench"},
+            "camera": {"source": "simulated"}, "web": {"port": 0, "kiosk": True, "secret_key": "bench",
+                                                        "max_event_streams_per_address": max(web_clients, 1)},
         })
         runtime = AgentRuntime(settings).start()
         web = EventStreamClients(settings, web_clients) if web_clients else None

@@ -178,7 +178,8 @@ def sse_bench(data_dir: Path, clients: int, seconds: float, rate: float) -> dict
     url = f"sqlite:///{data_dir / 'sse.db'}"
     (data_dir / "sse.db").unlink(missing_ok=True)
     settings = Settings.model_validate({"data_dir": str(data_dir), "database": {"url": url},
-                                        "web": {"secret_key": "bench", "kiosk": True}})
+                                        "web": {"secret_key": "bench", "kiosk": True,  # all from 127.0.0.1:
+                                                "max_event_streams_per_address": max(clients, 1)}})
     app = create_app(settings)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     server_thread = threading.Thread(target=server.serve_forever, daemon=True)
