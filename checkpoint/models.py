@@ -129,3 +129,7 @@ class User(SQLModel, table=True):
     language: Optional[str] = Field(default=None, max_length=8)
     active: bool = True
     created_at: datetime
+    session_generation: int = Field(
+        default=0, sa_column_kwargs={"server_default": "0"},
+        description="Sessions carry the generation they were opened in and end when it changes: sign-out, "
+                    "disable, a new password or role, `checkpoint user unlock`.")
