@@ -2,15 +2,22 @@
 
     .venv/bin/python bench/bench_mask.py [--limit N] [--passes 3]
 
-Both run on ONE OpenCV thread over the same images of our validation split
-(../shared/datasets/faces-chandrikadeb7, split by file-name hash): the images
-as they are, then each image placed in a 640x480 grey camera frame (height
-scaled to 360 px), timed over several passes. The two models take turns on
-every image, so a busy spell of this shared machine slows both alike. An
-image counts as right when the chosen face (the largest) has the true class;
-no face counts as wrong. Prints both accuracies and both median times (pooled
-and per pass: the spread between passes shows how steady the machine was). The peer model is read from ../shared/peers and is
-never copied into the repository. CHECKPOINT_SHARED_DIR overrides ../shared.
+Both run on ONE OpenCV thread over the same validation photos of both shared
+sources: faces-chandrikadeb7 (split by file-name hash) and the faces of at
+least 40 px of scenes-kaggle-cc0 (split by photo), cut out as photos of one
+person, as ``mask eval`` sees them. The photos go through as they are; then
+the chandrikadeb7 photos are placed in a 640x480 grey camera frame (height
+scaled to 360 px) and timed over several passes. The two models take turns
+on every image, so a busy spell of this shared machine slows both alike.
+
+Figures are the gate's (drivers/mask/evaluate.py): masked faces let in, bare
+and incorrectly worn masks not let in, their mean (balanced accuracy), and
+the confusion matrix. Ours decides with the gate's verdict (an uncertain
+face is asked to face the camera: not let in); the peer has two classes, its
+"no mask" refuses. No face counts as wrong. Times are medians, pooled and per
+pass (the spread between passes shows how steady the machine was). The peer
+model is read from ../shared/peers and is never copied into the repository.
+CHECKPOINT_SHARED_DIR overrides ../shared.
 """
 
 from __future__ import annotations
@@ -30,8 +37,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from checkpoint.config import MaskConfig  # noqa: E402
+from checkpoint.mask_verdict import mask_verdict  # noqa: E402
 from checkpoint.messages import MASK, NO_MASK  # noqa: E402
-from drivers.mask.dataset import list_images  # noqa: E402
+from drivers.mask.evaluate import labelled_photos, summarise  # noqa: E402
 from drivers.mask.face_detector import iou  # noqa: E402
 from drivers.mask.pipeline import MaskPipeline  # noqa: E402
 
@@ -110,22 +118,31 @@ def in_camera_frame(image: np.ndarray) -> np.ndarray:
     return frame
 
 
-def validation_split(limit: int | None) -> list[tuple[np.ndarray, str]]:
-    """(image, label) for the validation split, or an evenly spread sample of ``limit``."""
-    items = list_images(shared_dir() / "datasets" / "faces-chandrikadeb7", "val")
+SOURCES = ("faces-chandrikadeb7", "scenes-kaggle-cc0")
+
+
+def validation_photos(source: str, limit: int | None) -> list[tuple[np.ndarray, str]]:
+    """(image, label) of a source's validation split, or an evenly spread sample of ``limit``."""
+    items = [(image, label) for _, label, image in labelled_photos(shared_dir() / "datasets" / source, "val")
+             if image is not None and image.size]
     if limit:
         items = items[::max(len(items) // limit, 1)][:limit]
-    return [(cv2.imread(str(p), cv2.IMREAD_COLOR), label) for p, label in items]
+    return items
+
+
+def validation_split(limit: int | None) -> list[tuple[np.ndarray, str]]:
+    """(image, label) for the chandrikadeb7 validation split (bench_mask_conditions uses it)."""
+    return validation_photos(SOURCES[0], limit)
 
 
 def predicted_class(observation) -> str | None:
-    """The class of the chosen face; None when no face was found (counts as wrong)."""
-    return observation.mask_class if observation.has_face else None
+    """The gate's verdict on the chosen face; None when no face was found (counts as wrong)."""
+    return mask_verdict(observation.probs) if observation.has_face else None
 
 
 def run(models: dict, images: list[tuple[np.ndarray, str]], passes: int) -> list[dict]:
     """Each image goes through every model in turn (so a busy spell of the
-    machine hits both alike), ``passes`` times; accuracy from the first pass,
+    machine hits both alike), ``passes`` times; figures from the first pass,
     times pooled over all passes plus the median of each pass."""
     for predict in models.values():  # warm up
         for image, _ in images[:3]:
@@ -144,12 +161,10 @@ def run(models: dict, images: list[tuple[np.ndarray, str]], passes: int) -> list
                     got[name].append(result)
     rows = []
     for name in models:
-        right = [g == label for g, (_, label) in zip(got[name], images)]
-        recall = {c: statistics.mean([r for r, (_, label) in zip(right, images) if label == c] or [0]) for c in (MASK, NO_MASK)}
         pooled = [t for per_pass in times[name] for t in per_pass]
-        rows.append({"model": name, "images": len(images), "accuracy": round(statistics.mean(right), 4),
-                     "recall_with_mask": round(recall[MASK], 4), "recall_without_mask": round(recall[NO_MASK], 4),
-                     "no_face_rate": round(sum(g is None for g in got[name]) / len(images), 4),
+        figures = summarise([(label, g, t) for g, (_, label), t in zip(got[name], images, times[name][0])])
+        figures.pop("median_ms")
+        rows.append({"model": name, **figures,
                      "median_ms": round(statistics.median(pooled) * 1000, 3),
                      "median_ms_per_pass": [round(statistics.median(t) * 1000, 3) for t in times[name]],
                      "median_cpu_ms": round(statistics.median(cpu[name]) * 1000, 3)})
@@ -169,8 +184,10 @@ def main() -> int:
         print(f"bench_mask: skipped, {data} is absent (set CHECKPOINT_SHARED_DIR to the shared folder)")
         return 0
     cv2.setNumThreads(1)
-    raw = validation_split(args.limit)
+    raw = validation_photos(SOURCES[0], args.limit)
     framed = [(in_camera_frame(im), label) for im, label in raw]
+    scenes_dir = shared / "datasets" / SOURCES[1]
+    scene_faces = validation_photos(SOURCES[1], args.limit) if scenes_dir.is_dir() else []
 
     # Same rule for both models: the largest face, whatever its size (8 px is the
     # least the configuration allows; the photos are small). The photos go
@@ -181,20 +198,29 @@ def main() -> int:
     if peer is None:
         print(f"bench_mask: peer model absent at {peer_dir}: comparison skipped", file=sys.stderr)
     rows = []
-    for frames, pipeline, images, passes in (("as is", photos, raw, 1), ("640x480", camera, framed, args.passes)):
+    runs = [(SOURCES[0], "as is", photos, raw, 1)]
+    if scene_faces:
+        runs.append((SOURCES[1], "as is", photos, scene_faces, 1))
+    runs.append((SOURCES[0], "640x480", camera, framed, args.passes))
+    for source, frames, pipeline, images, passes in runs:
         models = {"checkpoint": lambda im, p=pipeline: predicted_class(p.observe(im, 0.0))}
         if peer is not None:
             models["aizootech-ssd"] = peer
-        rows += [dict(r, frames=frames) for r in run(models, images, passes)]
+        rows += [dict(r, source=source, frames=frames) for r in run(models, images, passes)]
     if args.json:
         print(json.dumps(rows))
         return 0
-    print(f"validation split of {data} ({len(raw)} images), OpenCV {cv2.__version__}, 1 thread")
-    print(f"{'model':14s} {'frames':8s} {'accuracy':>8s} {'rec mask':>8s} {'rec none':>8s} {'no face':>8s} "
-          f"{'median ms':>9s} {'cpu ms':>7s}  per pass")
+    print(f"validation splits of {', '.join(SOURCES)} (scene faces >= 40 px cut as photos), "
+          f"OpenCV {cv2.__version__}, 1 thread")
+    print(f"{'model':14s} {'source':20s} {'frames':8s} {'images':>6s} {'masked in':>9s} {'bare out':>8s} "
+          f"{'incorr out':>10s} {'bal acc':>7s} {'uncertain':>9s} {'no face':>7s} {'median ms':>9s} {'cpu ms':>7s}"
+          "  per pass")
+    fmt = lambda v, w: f"{v:{w}.4f}" if v is not None else f"{'-':>{w}s}"  # noqa: E731
     for r in rows:
-        print(f"{r['model']:14s} {r['frames']:8s} {r['accuracy']:8.4f} {r['recall_with_mask']:8.4f} "
-              f"{r['recall_without_mask']:8.4f} {r['no_face_rate']:8.4f} {r['median_ms']:9.3f} {r['median_cpu_ms']:7.3f}  "
+        print(f"{r['model']:14s} {r['source']:20s} {r['frames']:8s} {r['images']:6d} {fmt(r['recall_with_mask'], 9)} "
+              f"{fmt(r['recall_without_mask'], 8)} {fmt(r['recall_mask_incorrect'], 10)} "
+              f"{fmt(r['balanced_accuracy'], 7)} {fmt(r['uncertain_rate'], 9)} {fmt(r['no_face_rate'], 7)} "
+              f"{r['median_ms']:9.3f} {r['median_cpu_ms']:7.3f}  "
               + " ".join(f"{m:.3f}" for m in r["median_ms_per_pass"]))
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs: wall times include waiting for the CPU, "
           "cpu ms is this thread's own CPU time")

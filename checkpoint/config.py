@@ -85,7 +85,9 @@ class CameraConfig(Section):
     fps: float = Field(10.0, gt=0, le=120, description="Frames analysed per second.")
     stall_s: float = Field(3.0, gt=0, description="No frame for this long means the camera is stalled.")
     roi: Optional[tuple[float, float, float, float]] = Field(
-        None, description="Region of interest as fractions x, y, w, h of the frame."
+        None, description="Region of interest as fractions x, y, w, h of the frame: where the visitor stands at "
+        "the scanner. Only this part is searched for faces, at the detector's full input resolution, so a smaller "
+        "region finds smaller (farther) faces at the same cost."
     )
 
 
@@ -93,7 +95,16 @@ class MaskConfig(Section):
     model: str = Field("", description="Mask classifier file; empty uses the model shipped in the package.")
     face_score: float = Field(0.3, gt=0, lt=1, description="Face detector score threshold.")
     smoothing_frames: int = Field(5, ge=1, le=60, description="Frames of one visitor averaged before deciding.")
-    min_face_px: int = Field(40, ge=8, description="Smaller faces are ignored as too far away.")
+    min_face_px: int = Field(40, ge=8, description="Faces whose shorter side is smaller (frame pixels) are never "
+                             "the visitor: too far away to judge the mask.")
+    detector_side: int = Field(128, ge=64, le=640, multiple_of=16, description="Input side of the face detector's "
+                               "first pass (the frame's, or the region of interest's, longer side is scaled to it).")
+    reach_side: int = Field(256, ge=0, le=1280, multiple_of=16, description="Input side of the reach pass for small "
+                            "faces, run unless the first pass finds a visitor filling a third of the frame; 0 turns "
+                            "it off (faster, but faces under about 100 px of a 640x480 frame are missed).")
+    reach_score: float = Field(0.3, gt=0, lt=1, description="Face detector score threshold of the reach pass.")
+    face_check: float = Field(0.5, gt=0, le=1, description="A detection the mask classifier judges to be no face "
+                              "with at least this probability is dropped (signs, ears, hands); 1 keeps every one.")
 
 
 class FeverRule(Section):

@@ -17,9 +17,11 @@ CONTEXT_EXTRA = 2.0  # context crop side / inference crop side
 COLOURED_LIGHTS = ((0.6, 0.9, 1.35), (1.35, 1.0, 0.7), (0.8, 1.25, 0.8), (1.25, 0.75, 1.2))  # BGR gains
 
 
-def geometric(ctx: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+def geometric(ctx: np.ndarray, size: int, rng: np.random.Generator, pose: bool = True) -> np.ndarray:
+    """Scale, shift, rotation and flip; with ``pose`` also strongly tilted
+    (to +-40 degrees) and turned heads (a perspective warp)."""
     zoom = rng.uniform(0.85, 1.2)  # >1 shows more context (face smaller)
-    angle = rng.uniform(-12, 12) if rng.random() < 0.5 else rng.uniform(-40, 40)  # tilted heads
+    angle = rng.uniform(-40, 40) if pose and rng.random() < 0.5 else rng.uniform(-12, 12)
     src_side = CONTEXT / CONTEXT_EXTRA * zoom
     s = size / src_side
     c = CONTEXT / 2 + rng.uniform(-0.08, 0.08, 2) * src_side
@@ -27,7 +29,7 @@ def geometric(ctx: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarra
     m[:, 2] += np.array([size / 2, size / 2]) - c
     out = cv2.warpAffine(ctx, m, (size, size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REFLECT101)
-    if rng.random() < 0.3:  # a turned head: one side of the face nearer the camera
+    if pose and rng.random() < 0.3:  # a turned head: one side of the face nearer the camera
         out = turned(out, rng.uniform(0.08, 0.3), rng)
     return out[:, ::-1] if rng.random() < 0.5 else out
 
@@ -45,7 +47,7 @@ def turned(img: np.ndarray, amount: float, rng: np.random.Generator) -> np.ndarr
     return cv2.warpPerspective(img, m, (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
 
 
-def photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def photometric(img: np.ndarray, rng: np.random.Generator, light: bool = True) -> np.ndarray:
     if rng.random() < 0.4:  # mask colours vary: hue and saturation
         hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV).astype(np.int16)
         hsv[..., 0] = (hsv[..., 0] + rng.integers(-12, 13)) % 180
@@ -61,9 +63,9 @@ def photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         f = 255.0 * (np.clip(f, 0, 255) / 255.0) ** rng.uniform(1.3, 2.2)
     if rng.random() < 0.2:  # per-channel white balance
         f = f * rng.uniform(0.85, 1.15, 3)
-    if rng.random() < 0.1:  # coloured light: sodium lamps, shop signs, screens
+    if light and rng.random() < 0.1:  # coloured light: sodium lamps, shop signs, screens
         f = f * np.array(COLOURED_LIGHTS[int(rng.integers(len(COLOURED_LIGHTS)))], np.float32)
-    if rng.random() < 0.08:  # a dim entrance
+    if light and rng.random() < 0.08:  # a dim entrance
         f = f * rng.uniform(0.25, 0.45)
     if rng.random() < 0.2:  # sensor noise
         f = f + rng.normal(0, rng.uniform(2, 10), f.shape)
@@ -111,6 +113,9 @@ def grey_border(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return img
 
 
-def augment(ctx: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """One random training view (BGR uint8, size x size) of a context crop."""
-    return degrade(photometric(grey_border(np.ascontiguousarray(geometric(ctx, size, rng)), rng), rng), rng)
+def augment(ctx: np.ndarray, size: int, rng: np.random.Generator, pose: bool = True) -> np.ndarray:
+    """One random training view (BGR uint8, size x size) of a context crop;
+    ``pose`` False leaves out the strong tilts, turned heads, coloured light
+    and dim entrances (the first recipe, for comparison)."""
+    view = grey_border(np.ascontiguousarray(geometric(ctx, size, rng, pose)), rng)
+    return degrade(photometric(view, rng, light=pose), rng)

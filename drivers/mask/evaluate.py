@@ -6,7 +6,9 @@ A set is either face photos in class folders (``with_mask/``,
 (``scenes.person_photo``). Each photo gets the gate's own verdict
 (``checkpoint.mask_verdict``): let in, refused, or uncertain (measure again).
 
-Figures are the gate's view, which is what a visitor meets:
+Figures are the gate's view, which is what a visitor meets (balanced
+accuracy is the mean of the masked and bare recalls, as two-class peers report
+it; ``balanced_accuracy_3`` adds the incorrect class where there is one):
 ``recall_with_mask`` is the share of masked faces let in; ``recall_without_mask``
 and ``recall_mask_incorrect`` (also ``incorrect_not_let_in``) the shares of bare
 and incorrectly masked faces not let in. A photo where no face is found counts
@@ -54,7 +56,9 @@ def summarise(results: list[tuple[str, Optional[str], float]]) -> dict:
         right = sum(v == MASK for v in rows) if cls == MASK else sum(v not in (MASK, NO_FACE) for v in rows)
         out[RECALL_KEYS[cls]] = round(right / len(rows), 4)
         recalls.append(right / len(rows))
-    out["balanced_accuracy"] = round(sum(recalls) / len(recalls), 4) if recalls else None
+    two = [out[RECALL_KEYS[c]] for c in (MASK, NO_MASK) if out[RECALL_KEYS[c]] is not None]
+    out["balanced_accuracy"] = round(sum(two) / len(two), 4) if two else None  # masked vs bare, as peers report
+    out["balanced_accuracy_3"] = round(sum(recalls) / len(recalls), 4) if recalls else None  # with incorrect wear
     out["incorrect_not_let_in"] = out[RECALL_KEYS[MASK_INCORRECT]]
     out["accuracy"] = round(sum((v == MASK) == (t == MASK) and v != NO_FACE for t, v, _ in verdicts) / n, 4) \
         if n else None

@@ -250,7 +250,7 @@ P_CORRECT = 0.1  # share of bare training faces given a drawn mask worn right (s
 
 
 def training_view(ctx: np.ndarray, kps: np.ndarray, label: int, size: int, rng: np.random.Generator,
-                  synthetic: bool = True) -> tuple[np.ndarray, int]:
+                  synthetic: bool = True, pose: bool = True) -> tuple[np.ndarray, int]:
     """One augmented view and its label; some bare faces become synthetic
     incorrect wear or hard negatives first."""
     if synthetic and label == CLASSES.index(NO_MASK):
@@ -266,7 +266,7 @@ def training_view(ctx: np.ndarray, kps: np.ndarray, label: int, size: int, rng: 
             ctx = ctx.copy()
             draw_correct_mask(ctx, kps, rng)
             label = CLASSES.index(MASK)
-    return augment(ctx, size, rng), label
+    return augment(ctx, size, rng, pose), label
 
 
 def synthetic_validation(data: dict, va: np.ndarray, size: int, seed: int = 12345) -> dict:
@@ -345,7 +345,7 @@ CLASS_WEIGHTS = (1.0, 1.0, 1.0, 1.0)  # the safety lean is the operating point's
 
 def train(data_dirs: list[str | Path], out_dir: str | Path, epochs: int = 60, seed: int = 0, batch: int = 64,
           face_score: float = 0.3, input_size: int = INPUT_SIZE, width: int = 24, synthetic: bool = True,
-          cache: Optional[Path] = None, log: Callable[[str], None] = print) -> dict:
+          pose: bool = True, cache: Optional[Path] = None, log: Callable[[str], None] = print) -> dict:
     import torch
     from torch import nn
 
@@ -371,7 +371,7 @@ def train(data_dirs: list[str | Path], out_dir: str | Path, epochs: int = 60, se
         total, correct, seen = 0.0, 0, 0
         for i in range(0, len(order), batch):
             idx = order[i:i + batch]
-            views = [training_view(ctx[j], kps[j], int(y[j]), input_size, rng, synthetic) for j in idx]
+            views = [training_view(ctx[j], kps[j], int(y[j]), input_size, rng, synthetic, pose) for j in idx]
             xb = to_tensor(np.stack([v for v, _ in views]))
             yb = torch.tensor([lb for _, lb in views]).long()
             out = model(xb)
@@ -396,7 +396,8 @@ def train(data_dirs: list[str | Path], out_dir: str | Path, epochs: int = 60, se
     report = validation_report(model, data, va, synthetic_val)
     meta = {
         "classes": list(CLASSES), "input_size": input_size, "input": "BGR 0..255, NCHW (scaling inside the model)",
-        "seed": seed, "epochs": epochs, "width": width, "synthetic": synthetic, "train_faces": int(len(y)),
+        "seed": seed, "epochs": epochs, "width": width, "synthetic": synthetic, "pose_augment": pose,
+        "train_faces": int(len(y)),
         "sources": [Path(d).name for d in data_dirs], "validation": report,
         "parameters": int(sum(p.numel() for p in model.parameters())),
     }

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from checkpoint.config import MaskConfig
-from checkpoint.messages import MASK, NO_MASK, FaceQuality, MaskObservation, Box
+from checkpoint.messages import MASK, MASK_INCORRECT, NO_MASK, FaceQuality, MaskObservation, Box
 from drivers.mask.classifier import DEFAULT_MODEL, MaskClassifier, softmax
 from drivers.mask.crops import crop_face
 from drivers.mask.dataset import split_of
@@ -81,17 +81,24 @@ def test_smoothing_weights_good_frames_and_skips_frames_without_a_face():
 def test_summarise_counts_no_face_as_wrong():
     rows = [(MASK, MASK, 0.001), (MASK, None, 0.003), (NO_MASK, NO_MASK, 0.002), (NO_MASK, MASK, 0.002)]
     fig = summarise(rows)
-    assert fig == {"images": 4, "accuracy": 0.5, "recall_with_mask": 0.5, "recall_without_mask": 0.5,
-                   "no_face_rate": 0.25, "median_ms": 2.0}
+    assert (fig["images"], fig["accuracy"], fig["recall_with_mask"], fig["recall_without_mask"]) == (4, 0.5, 0.5, 0.5)
+    assert (fig["no_face_rate"], fig["median_ms"], fig["recall_mask_incorrect"]) == (0.25, 2.0, None)
+    assert fig["balanced_accuracy"] == 0.5
 
 
 def test_shipped_classifier_is_small_and_names_its_classes():
     size = DEFAULT_MODEL.stat().st_size + DEFAULT_MODEL.with_suffix(".json").stat().st_size
     assert size < 1_000_000
     clf = MaskClassifier()
-    assert clf.classes == (MASK, NO_MASK)
-    probs = clf.predict(np.full((clf.input_size, clf.input_size, 3), 128, np.uint8))
-    assert set(probs) == {MASK, NO_MASK} and sum(probs.values()) == pytest.approx(1.0)
+    assert clf.classes == (MASK, NO_MASK, MASK_INCORRECT) and clf.has_face_check
+    crop = np.full((clf.input_size, clf.input_size, 3), 128, np.uint8)
+    probs = clf.predict(crop)
+    assert set(probs) == {MASK, NO_MASK, MASK_INCORRECT} and sum(probs.values()) == pytest.approx(1.0)
+    # one batch gives what one crop at a time gives
+    noise = np.random.default_rng(0).integers(0, 256, crop.shape, dtype=np.uint8)
+    batch = clf.predict_many([crop, noise])
+    assert batch[0][0] == pytest.approx(probs) and batch[1][0] == pytest.approx(clf.predict(noise))
+    assert all(0.0 <= p_not_face <= 1.0 for _, p_not_face in batch)
     assert softmax(np.array([0.0, 0.0])).tolist() == [0.5, 0.5]
 
 
