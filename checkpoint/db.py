@@ -97,6 +97,29 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0, pool_size: Optional[in
         else:
             engine = create_engine(url, connect_args=connect_args)
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_s))
+        if creator is not None:
+            from sqlalchemy.exc import DisconnectionError
+
+            absolute = os.path.abspath(path)
+
+            def identity():
+                try:
+                    st = os.stat(absolute)
+                except OSError:
+                    return None
+                return st.st_dev, st.st_ino
+
+            def remember_file(_dbapi_connection, record) -> None:
+                record.info["sqlite_file"] = identity()
+
+            def same_file(_dbapi_connection, record, _proxy) -> None:
+                # A pooled connection outlives its file when the file is deleted, moved or replaced,
+                # and would go on reading and writing the old one: it is closed, a new one opened.
+                if record.info.get("sqlite_file") != identity():
+                    raise DisconnectionError(f"database file {absolute} was deleted, moved or replaced")
+
+            event.listen(engine, "connect", remember_file)
+            event.listen(engine, "checkout", same_file)
         return engine
     kwargs = {"pool_pre_ping": True}
     if pool_size:

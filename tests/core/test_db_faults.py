@@ -1,0 +1,394 @@
+"""Local database faults under a running recorder: the file deleted, moved, replaced,
+read-only, the disk full (then SIGKILL). No entry is lost, none is written twice."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+from sqlmodel import Session, select
+
+from checkpoint.db import make_engine, open_database
+from checkpoint.health import DOWN, OK, HealthRegistry
+from checkpoint.journal import Journal
+from checkpoint.models import Entry
+from checkpoint.recorder import Recorder
+from polling import wait_until
+
+
+def make_entry(name: str) -> Entry:
+    return Entry(gate_id="g", decided_at=datetime.now(timezone.utc), local_date="2026-11-24", local_hour=9,
+                 outcome="allowed", body_c=36.6, sensor_id=name)
+
+
+def sensor_ids(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return sorted(row[0] for row in db.execute("SELECT sensor_id FROM entry"))
+
+
+def database_files(path: Path) -> list[Path]:
+    return [p for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()]
+
+
+def backup(path: Path, to: Path) -> None:
+    """A consistent copy, as an operator's backup would be."""
+    source, target = sqlite3.connect(path), sqlite3.connect(to)
+    with target:
+        source.backup(target)
+    source.close()
+    target.close()
+
+
+def journal_ids(path: Path) -> list[str]:
+    return sorted(row.sensor_id for row in Journal(path).recover())
+
+
+@pytest.fixture
+def gate(tmp_path):
+    """A recorder with a journal on a SQLite log; yields (recorder, health, db path, journal path)."""
+    db = tmp_path / "checkpoint.db"
+    engine = open_database(f"sqlite:///{db}", busy_timeout_s=0.2)
+    health = HealthRegistry()
+    journal = tmp_path / "journal-g.jsonl"
+    recorder = Recorder(engine, health.reporter("database"), retry_max_s=0.1, settle_s=0.3,
+                        journal=Journal(journal), journal_reporter=health.reporter("journal")).start()
+    yield recorder, health, db, journal
+    recorder.stop(timeout=0.5)
+    engine.dispose()
+
+
+def test_deleted_database_is_down_keeps_entries_in_the_journal_and_a_restored_copy_gets_them_once(gate, tmp_path):
+    recorder, health, db, journal = gate
+    for i in range(5):
+        recorder.submit(make_entry(f"before-{i}"))
+    assert recorder.flush(timeout=10)
+    backup(db, tmp_path / "backup.db")
+    for path in database_files(db):  # rm checkpoint.db*
+        path.unlink()
+
+    for i in range(5):
+        recorder.submit(make_entry(f"after-{i}"))
+    assert wait_until(lambda: health.get("database").state == DOWN, timeout=5)
+    assert "is gone (deleted or moved)" in health.get("database").message
+    assert not recorder.flush(timeout=0.5)
+    assert not db.exists()  # no new empty log made behind the operator's back
+    assert journal_ids(journal) == [f"after-{i}" for i in range(5)]  # on disk, for a crash meanwhile
+
+    db.touch()  # something leaves an empty file there: not a log, nothing is written into it
+    time.sleep(1.0)
+    assert health.get("database").state == DOWN
+    assert "without an entry log" in health.get("database").message
+    with sqlite3.connect(db) as check:
+        assert check.execute("SELECT count(*) FROM sqlite_master WHERE name = 'entry'").fetchone()[0] == 0
+    check.close()
+
+    shutil.copy(tmp_path / "backup.db", tmp_path / "restoring.db")
+    os.replace(tmp_path / "restoring.db", db)  # the operator restores the backup
+    assert recorder.flush(timeout=10)
+    assert sensor_ids(db) == sorted([f"before-{i}" for i in range(5)] + [f"after-{i}" for i in range(5)])
+    assert health.get("database").state == OK
+    assert Journal(journal).recover() == []  # emptied only once every row was read back from the real file
+
+
+def test_database_moved_away_is_down_and_written_once_when_it_is_back(gate, tmp_path):
+    recorder, health, db, journal = gate
+    recorder.submit(make_entry("before"))
+    assert recorder.flush(timeout=10)
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    moved = database_files(db)
+    for path in moved:
+        path.rename(aside / path.name)
+    for i in range(3):
+        recorder.submit(make_entry(f"while-away-{i}"))
+    assert wait_until(lambda: health.get("database").state == DOWN, timeout=5)
+    assert not recorder.flush(timeout=0.5)
+    for path in moved:
+        (aside / path.name).rename(path)
+    assert recorder.flush(timeout=10)
+    assert sensor_ids(db) == ["before"] + [f"while-away-{i}" for i in range(3)]
+    assert health.get("database").state == OK
+
+
+def test_a_commit_into_a_file_moved_away_meanwhile_is_not_trusted_and_not_doubled(tmp_path):
+    """The file is moved while a batch commits (into the moved file, by the open
+    connection): the batch stays queued and in the journal, and when the file is
+    back its rows are found there, announced once and not written again."""
+    db = tmp_path / "checkpoint.db"
+    engine = open_database(f"sqlite:///{db}")
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    moved: list[Path] = []
+
+    @event.listens_for(engine, "commit")
+    def move_during_commit(_connection):
+        if not moved and (tmp_path / "arm").exists():
+            for path in database_files(db):
+                path.rename(aside / path.name)
+                moved.append(path)
+
+    health = HealthRegistry()
+    heard: list[str] = []
+    recorder = Recorder(engine, health.reporter("database"), retry_max_s=0.1, journal=Journal(tmp_path / "j.jsonl"))
+    recorder.on_committed(lambda rows: heard.extend(row.sensor_id for row in rows))
+    recorder.start()
+    (tmp_path / "arm").touch()
+    recorder.submit(make_entry("in-flight"))
+    assert wait_until(lambda: health.get("database").state == DOWN, timeout=5)
+    assert "is gone (deleted or moved)" in health.get("database").message
+    assert sensor_ids(aside / "checkpoint.db") == ["in-flight"]  # the commit went into the moved file
+    assert journal_ids(tmp_path / "j.jsonl") == ["in-flight"]
+    for path in moved:
+        (aside / path.name).rename(path)
+    recorder.submit(make_entry("next"))
+    assert recorder.flush(timeout=10) and recorder.stop()
+    assert sensor_ids(db) == ["in-flight", "next"]
+    assert heard == ["in-flight", "next"]
+    engine.dispose()
+
+
+# -- read-only ------------------------------------------------------------------------------------
+
+# Root ignores file modes; the child drops the capabilities that let it (CAP_DAC_OVERRIDE,
+# CAP_DAC_READ_SEARCH, CAP_FOWNER), so a file without write permission is read-only to it.
+CAPS = textwrap.dedent("""
+    import ctypes, os
+    class _Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+    class _Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+    if os.geteuid() == 0:
+        _libc = ctypes.CDLL(None, use_errno=True)
+        _header, _data = _Header(0x20080522, 0), (_Data * 2)()
+        assert _libc.capget(ctypes.byref(_header), _data) == 0
+        _mask = ~((1 << 1) | (1 << 2) | (1 << 3)) & 0xFFFFFFFF
+        for _field in ("effective", "permitted", "inheritable"):
+            setattr(_data[0], _field, getattr(_data[0], _field) & _mask)
+        assert _libc.capset(ctypes.byref(_header), _data) == 0
+""")
+
+READ_ONLY_CHILD = CAPS + textwrap.dedent("""
+    import logging, sys, time
+    from datetime import datetime, timezone
+    from checkpoint.db import make_engine
+    from checkpoint.health import HealthRegistry
+    from checkpoint.journal import Journal
+    from checkpoint.models import Entry
+    from checkpoint.recorder import Recorder
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+    url, journal_path = sys.argv[1], sys.argv[2]
+    health = HealthRegistry()
+    engine = make_engine(url, busy_timeout_s=0.2)  # the agent (re)connects during the read-only spell
+    recorder = Recorder(engine, health.reporter("database"), retry_max_s=0.1, journal=Journal(journal_path),
+                        journal_reporter=health.reporter("journal")).start()
+    def entry(name):
+        return Entry(gate_id="g", decided_at=datetime.now(timezone.utc), local_date="2026-11-24", local_hour=9,
+                     outcome="allowed", sensor_id=name)
+    for command in sys.stdin:
+        verb, _, arg = command.strip().partition(" ")
+        if verb == "submit":
+            for i in range(int(arg.split()[1])):
+                recorder.submit(entry(f"{arg.split()[0]}-{i}"))
+            reply = "ok"
+        elif verb == "flush":
+            reply = str(recorder.flush(timeout=float(arg)))
+        elif verb == "health":
+            reply = f"{health.get('database').state} {recorder.in_memory_only} {health.get('database').message}"
+        elif verb == "stop":
+            reply = str(recorder.stop(timeout=float(arg)))
+        print(reply, flush=True)
+""")
+
+
+class Child:
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen([sys.executable, "-c", READ_ONLY_CHILD, *args], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def ask(self, command: str) -> str:
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        reply = self.process.stdout.readline()
+        assert reply, f"the child died: {self.process.stderr.read()}"
+        return reply.strip()
+
+    def close(self) -> str:
+        self.process.stdin.close()
+        self.process.wait(20)
+        errors = self.process.stderr.read()
+        self.process.stdout.close()
+        self.process.stderr.close()
+        return errors
+
+
+def set_writable(paths, writable: bool) -> None:
+    for path in paths:
+        mode = 0o755 if path.is_dir() else 0o644
+        os.chmod(path, mode if writable else mode & 0o555)
+
+
+@pytest.fixture
+def read_only_log(tmp_path):
+    db = tmp_path / "checkpoint.db"
+    open_database(f"sqlite:///{db}").dispose()
+    files = database_files(db)
+    set_writable(files, False)
+    probe = subprocess.run([sys.executable, "-c", CAPS + f"open({str(db)!r}, 'r+b')"], capture_output=True)
+    if probe.returncode == 0:
+        pytest.skip("cannot make a file read-only for a child process here")
+    yield db
+    set_writable(database_files(db), True)
+
+
+def test_writes_resume_after_a_read_only_spell_without_a_restart(read_only_log, tmp_path):
+    db = read_only_log
+    child = Child(f"sqlite:///{db}", str(tmp_path / "j.jsonl"))
+    try:
+        assert child.ask("submit during 5") == "ok"
+        assert child.ask("flush 1") == "False"
+        state = child.ask("health")
+        assert state.startswith("down 0 read-only:"), state
+        set_writable(database_files(db), True)  # the spell ends
+        assert child.ask("flush 10") == "True"
+        assert child.ask("submit after 3") == "ok"
+        assert child.ask("flush 10") == "True"
+        assert child.ask("health").startswith("ok")
+        assert child.ask("stop 5") == "True"
+    finally:
+        errors = child.close()
+    assert sensor_ids(db) == sorted([f"during-{i}" for i in range(5)] + [f"after-{i}" for i in range(3)]), errors
+
+
+def test_a_stop_counts_only_what_the_journal_really_holds(read_only_log, tmp_path):
+    """The journal's folder is read-only too: rows wait in memory only, and the
+    stop says so; once the folder is writable they are put in the journal."""
+    db = read_only_log
+    folder = tmp_path / "journal"
+    folder.mkdir()
+    set_writable([folder], False)
+    child = Child(f"sqlite:///{db}", str(folder / "j.jsonl"))
+    try:
+        assert child.ask("submit first 4") == "ok"
+        assert child.ask("flush 0.5") == "False"
+        assert child.ask("health").startswith("down 4 ")
+        set_writable([folder], True)
+        assert child.ask("submit second 2") == "ok"  # the journal works again: it takes the 4 as well
+        assert child.ask("health").startswith("down 0 ")
+        assert child.ask("stop 0.5") == "False"
+    finally:
+        errors = child.close()
+    assert "6 rows not yet written (kept in the journal for the next start)" in errors
+    assert journal_ids(folder / "j.jsonl") == sorted([f"first-{i}" for i in range(4)] + ["second-0", "second-1"])
+
+    set_writable([folder], False)
+    child = Child(f"sqlite:///{db}", str(tmp_path / "journal" / "other.jsonl"))
+    try:
+        assert child.ask("submit lost 3") == "ok"
+        assert child.ask("stop 0.5") == "False"
+    finally:
+        errors = child.close()
+        set_writable([folder], True)
+    assert "3 rows not yet written: 0 kept in the journal for the next start, 3 the journal could not take" in errors
+
+
+# -- disk full ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MiB tmpfs (needs root with CAP_SYS_ADMIN; skipped otherwise)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(mount)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill: {result.stderr.strip()[:100]}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Write a file until the disk is full."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (65536, 512):  # then the last few blocks
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return filler
+
+
+DISK_FULL_CHILD = textwrap.dedent("""
+    import logging, sys, time
+    from datetime import datetime, timezone
+    from checkpoint.db import make_engine
+    from checkpoint.health import HealthRegistry
+    from checkpoint.journal import Journal
+    from checkpoint.models import Entry
+    from checkpoint.recorder import Recorder
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+    health = HealthRegistry()
+    engine = make_engine(sys.argv[1], busy_timeout_s=0.2)
+    recorder = Recorder(engine, health.reporter("database"), retry_max_s=0.1,
+                        journal=Journal(sys.argv[2], reserve_bytes=256 * 1024),
+                        journal_reporter=health.reporter("journal")).start()
+    def entry(name):
+        return Entry(gate_id="g", decided_at=datetime.now(timezone.utc), local_date="2026-11-24", local_hour=9,
+                     outcome="allowed", body_c=36.6, sensor_id=name)
+    for i in range(3):
+        recorder.submit(entry(f"before-{i}"))
+    print(recorder.flush(10), flush=True)
+    sys.stdin.readline()  # the parent filled the disk
+    for i in range(int(sys.argv[3])):
+        recorder.submit(entry(f"full-{i}"))  # returned: on disk, if the journal could take it
+        time.sleep(0.02)
+    time.sleep(1.0)
+    print(health.get("database").state, "|", health.get("database").message, "|", health.get("journal").message,
+          "|", recorder.backlog, recorder.in_memory_only, flush=True)
+    time.sleep(60)  # until killed
+""")
+
+
+def test_entries_decided_while_the_disk_is_full_survive_a_kill(small_disk):
+    db, journal = small_disk / "checkpoint.db", small_disk / "journal-g.jsonl"
+    url = f"sqlite:///{db}"
+    open_database(url).dispose()
+    child = subprocess.Popen([sys.executable, "-c", DISK_FULL_CHILD, url, str(journal), "40"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "True"
+        filler = fill(small_disk)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        report = child.stdout.readline()
+        assert report, child.stderr.read()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        for stream in (child.stdin, child.stdout, child.stderr):
+            stream.close()
+    state, database_message, journal_message, counts = (part.strip() for part in report.split("|"))
+    assert state == "down" and database_message.startswith("disk full"), report  # the premise: nothing commits
+    assert journal_message.startswith("disk full: the journal writes into its reserved space"), report
+    assert counts.split()[1] == "0", report  # none in memory only
+
+    filler.unlink()  # space again; the next start writes what the journal kept
+    engine = open_database(url)
+    recorder = Recorder(engine, journal=Journal(journal)).start()
+    assert recorder.flush(timeout=10) and recorder.stop()
+    engine.dispose()
+    assert sensor_ids(db) == sorted([f"before-{i}" for i in range(3)] + [f"full-{i}" for i in range(40)])
