@@ -27,7 +27,7 @@ from checkpoint.db import open_database
 from checkpoint.entries import local_date_hour
 from checkpoint.faces import FaceStore
 from checkpoint.forwarder import Forwarder
-from checkpoint.health import ComponentHealth, HealthRegistry, short_error
+from checkpoint.health import ComponentHealth, HealthRegistry, StatusFile, short_error, status_document, status_path
 from checkpoint.journal import Journal, journal_path
 from checkpoint.messages import MaskObservation, SensorStatus
 from checkpoint.recorder import Recorder, gate_status
@@ -64,6 +64,8 @@ class AgentRuntime:
         now = self.clock.now()
         self.started_at = datetime.fromtimestamp(now, tz=timezone.utc)
         journal = Journal(journal_path(settings.data_path, settings.gate.id))
+        # the agent's own view for the screens on this machine, even when the log cannot be written
+        self._status_file = StatusFile(status_path(settings.data_path, settings.gate.id))
         self.recorder = Recorder(self.engine, self.health.reporter("database"), clock=self.clock.now,
                                  journal=journal, journal_reporter=self.health.reporter("journal")).start()
         if self.recorder.backlog:  # rows a crashed run left in the journal: count them in today's occupancy
@@ -184,10 +186,16 @@ class AgentRuntime:
     def _publish_status(self) -> None:
         gate = self.settings.gate
         now = self.clock.now()
+        components, backlog = self.health.snapshot(now), self.backlog()
+        capacity = self.settings.rules.capacity
         status = gate_status(
-            gate.id, gate.name, gate.timezone, self.health.snapshot(now), self.backlog(),
-            self.settings.rules.capacity.limit, self.started_at, now, self.settings.rules.capacity.scope,
+            gate.id, gate.name, gate.timezone, components, backlog,
+            capacity.limit, self.started_at, now, capacity.scope,
         )
+        self._status_file.write(status_document(
+            gate.id, gate.name, gate.timezone, components, backlog, capacity.limit, capacity.scope,
+            self.engine.url.render_as_string(hide_password=True), now,
+            self.started_at.timestamp() if self.started_at else None))
         if self.forwarder is not None:
             self.forwarder.publish_status(status)
         self.recorder.publish_status(status)

@@ -2,22 +2,31 @@
 
 /healthz needs no login and carries no personal data: component states,
 messages, ages and counters only.
+
+A heartbeat row is written through the database it reports on, so when that
+database is locked, full or gone the newest row is stale. An agent on this
+machine also keeps its own view in ``<data_dir>/status-<gate>.json``
+(checkpoint.health.StatusFile); a newer file wins over the row, and when that
+agent cannot write to the database this app reads, ``database`` is down here
+too, with the agent's reason.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import timezone
 from typing import Optional
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, has_app_context, jsonify
 from sqlalchemy import literal
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
+from checkpoint.health import read_status_files
 from checkpoint.models import GateStatus
 from web.state import state
 
@@ -55,37 +64,68 @@ class GateHealth:
         return "ok"
 
 
-def gate_health(session: Session, silent_after_s: float, gate: Optional[str] = None,
-                now: Optional[float] = None) -> list[GateHealth]:
+def local_statuses() -> list[dict]:
+    """The status files of the agents writing into this app's data directory."""
+    if not has_app_context():
+        return []
+    return read_status_files(state().settings.data_path)
+
+
+def gate_health(session: Optional[Session], silent_after_s: float, gate: Optional[str] = None,
+                now: Optional[float] = None, local: Optional[list[dict]] = None) -> list[GateHealth]:
+    """Each gate's health from its newest heartbeat: the row in the database,
+    or the status file of an agent on this machine when that is newer
+    (``local``: those files; read here when None; ``session`` None: files only)."""
     now = time.time() if now is None else now
-    statement = select(GateStatus).order_by(GateStatus.gate_id)
-    if gate:
-        statement = statement.where(GateStatus.gate_id == gate)
-    gates = []
-    for status in session.exec(statement):
-        updated = status.updated_at if status.updated_at.tzinfo else status.updated_at.replace(tzinfo=timezone.utc)
-        age = max(now - updated.timestamp(), 0.0)
-        try:
-            raw = json.loads(status.components or "{}")
-        except ValueError:
-            raw = {}
-        components = []
-        for name, snapshot in sorted(raw.items()):
-            if not isinstance(snapshot, dict):
-                continue
-            ok_age = snapshot.get("last_ok_age_s")
-            components.append(ComponentView(
-                name=name, state=str(snapshot.get("state", "unknown")), message=str(snapshot.get("message") or ""),
-                # the snapshot's age was measured when the heartbeat was written
-                last_ok_age_s=round(ok_age + age, 1) if isinstance(ok_age, (int, float)) else None,
-                counters={k: v for k, v in (snapshot.get("counters") or {}).items() if isinstance(v, int)},
-            ))
-        gates.append(GateHealth(status.gate_id, status.name, status.timezone, round(age, 1),
-                                age > silent_after_s, status.backlog, status.capacity, components))
-    return gates
+    latest: dict[str, dict] = {}
+    if session is not None:
+        statement = select(GateStatus).order_by(GateStatus.gate_id)
+        if gate:
+            statement = statement.where(GateStatus.gate_id == gate)
+        for status in session.exec(statement):
+            updated = status.updated_at if status.updated_at.tzinfo else status.updated_at.replace(tzinfo=timezone.utc)
+            try:
+                raw = json.loads(status.components or "{}")
+            except ValueError:
+                raw = {}
+            latest[status.gate_id] = {"name": status.name, "timezone": status.timezone,
+                                      "updated_at": updated.timestamp(), "components": raw,
+                                      "backlog": status.backlog, "capacity": status.capacity}
+    for document in local_statuses() if local is None else local:
+        gate_id = document["gate_id"]
+        if gate and gate_id != gate:
+            continue
+        if gate_id not in latest or document["updated_at"] >= latest[gate_id]["updated_at"]:
+            latest[gate_id] = document
+    return [_gate_view(gate_id, latest[gate_id], now, silent_after_s) for gate_id in sorted(latest)]
+
+
+def _gate_view(gate_id: str, status: dict, now: float, silent_after_s: float) -> GateHealth:
+    age = max(now - float(status["updated_at"]), 0.0)
+    raw = status.get("components")
+    components = []
+    for name, snapshot in sorted((raw if isinstance(raw, dict) else {}).items()):
+        if not isinstance(snapshot, dict):
+            continue
+        ok_age = snapshot.get("last_ok_age_s")
+        components.append(ComponentView(
+            name=name, state=str(snapshot.get("state", "unknown")), message=str(snapshot.get("message") or ""),
+            # the snapshot's age was measured when the heartbeat was written
+            last_ok_age_s=round(ok_age + age, 1) if isinstance(ok_age, (int, float)) else None,
+            counters={k: v for k, v in (snapshot.get("counters") or {}).items() if isinstance(v, int)},
+        ))
+    return GateHealth(gate_id, str(status.get("name") or ""), str(status.get("timezone") or ""), round(age, 1),
+                      age > silent_after_s, _int(status.get("backlog")), _int(status.get("capacity")), components)
+
+
+def _int(value) -> int:
+    return value if isinstance(value, int) else 0
 
 
 def database_ok(engine) -> tuple[bool, str]:
+    database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if database and database != ":memory:" and not database.startswith("file:") and not os.path.exists(database):
+        return False, f"database file {os.path.abspath(database)} is missing (deleted or moved)"
     try:
         with engine.connect() as connection:
             connection.execute(sa_select(literal(1))).one()
@@ -94,22 +134,43 @@ def database_ok(engine) -> tuple[bool, str]:
         return False, str(exc).splitlines()[0][:200]
 
 
+def _agent_cannot_write(engine, local: list[dict], silent_after_s: float, now: float) -> Optional[str]:
+    """The reason an agent on this machine gives for not writing to this app's database, if it has one."""
+    url = engine.url.render_as_string(hide_password=True)
+    for document in local:
+        database = (document.get("components") or {}).get("database")
+        if document.get("database") != url or not isinstance(database, dict) \
+                or now - float(document["updated_at"]) > silent_after_s:
+            continue
+        if database.get("state") == "down":
+            return f"gate {document['gate_id']} cannot write to it: {database.get('message') or 'down'}"
+    return None
+
+
 def health_document(gate: Optional[str] = None) -> tuple[dict, bool]:
+    """The health document and whether the database is up (for this app, and for the local agents)."""
     app_state = state()
+    silent_after_s = current_app.config["SILENT_AFTER_S"]
+    now = time.time()
+    local = local_statuses()
     reachable, problem = database_ok(app_state.engine)
-    document = {"database": {"state": "ok" if reachable else "down", "message": problem}, "gates": []}
+    if reachable:
+        problem = _agent_cannot_write(app_state.engine, local, silent_after_s, now) or ""
+    document = {"database": {"state": "down" if problem else "ok", "message": problem}, "gates": []}
     if reachable:
         with Session(app_state.engine) as session:
-            gates = gate_health(session, current_app.config["SILENT_AFTER_S"], gate)
-        document["gates"] = [{
-            "gate_id": g.gate_id, "name": g.name, "state": g.state, "silent": g.silent, "age_s": g.age_s,
-            "backlog": g.backlog,
-            "components": {c.name: {"state": c.state, "message": c.message, "last_ok_age_s": c.last_ok_age_s,
-                                    "counters": c.counters} for c in g.components},
-        } for g in gates]
+            gates = gate_health(session, silent_after_s, gate, now, local)
+    else:  # the log cannot be read: what the agents on this machine say about themselves
+        gates = gate_health(None, silent_after_s, gate, now, local)
+    document["gates"] = [{
+        "gate_id": g.gate_id, "name": g.name, "state": g.state, "silent": g.silent, "age_s": g.age_s,
+        "backlog": g.backlog,
+        "components": {c.name: {"state": c.state, "message": c.message, "last_ok_age_s": c.last_ok_age_s,
+                                "counters": c.counters} for c in g.components},
+    } for g in gates]
     states = [document["database"]["state"]] + [g["state"] for g in document["gates"]]
     document["status"] = "down" if "down" in states[:1] else ("degraded" if any(s != "ok" for s in states) else "ok")
-    return document, reachable
+    return document, not problem
 
 
 @bp.route("/healthz")
