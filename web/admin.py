@@ -19,6 +19,11 @@ def _users():
     return list(db().exec(select(User).order_by(User.username)))
 
 
+def _message(exc: UserError) -> str:
+    """The refusal in the user's language when it has a text in web/i18n.py (the password rules), else as raised."""
+    return translate(exc.key).format(**exc.params) if exc.key else str(exc)
+
+
 @bp.route("/users", methods=["GET", "POST"])
 @requires("admin")
 def users():
@@ -31,7 +36,7 @@ def users():
             return redirect(url_for("admin.users"))
         except UserError as exc:
             db().rollback()
-            error = str(exc)
+            error = _message(exc)
     return render_template("admin/users.html", users=_users(), roles=ROLES, error=error), 400 if error else 200
 
 
@@ -61,7 +66,7 @@ def update(user_id: int):
             raise UserError("unknown action")
     except UserError as exc:
         db().rollback()
-        return render_template("admin/users.html", users=_users(), roles=ROLES, error=str(exc)), 400
+        return render_template("admin/users.html", users=_users(), roles=ROLES, error=_message(exc)), 400
     flash(translate("admin.saved"))
     return redirect(url_for("admin.users"))
 

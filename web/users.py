@@ -10,6 +10,7 @@ from sqlmodel import Session, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from checkpoint.models import User
+from web import passwords
 
 GUARD, MANAGER, ADMIN = "guard", "manager", "admin"
 ROLES = (GUARD, MANAGER, ADMIN)
@@ -20,14 +21,18 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     MANAGER: frozenset({"screen", "log", "reports", "export", "api"}),
     ADMIN: frozenset({"screen", "override", "exit", "log", "reports", "export", "api", "admin"}),
 }
-MIN_PASSWORD = 8
+MIN_PASSWORD, MAX_PASSWORD = passwords.MIN_LENGTH, passwords.MAX_LENGTH
 USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 # A hash to compare against when the user does not exist, so timing does not tell.
 _DUMMY_HASH = generate_password_hash("not-a-password")
 
 
 class UserError(ValueError):
-    pass
+    """A refused account change; ``key`` and ``params`` name its text in web/i18n.py when it has one."""
+
+    def __init__(self, message: str, key: Optional[str] = None, params: Optional[dict] = None) -> None:
+        super().__init__(message)
+        self.key, self.params = key, params or {}
 
 
 def can(user: Optional[User], permission: str) -> bool:
@@ -41,8 +46,10 @@ def validate(username: str, password: Optional[str], role: str, language: Option
         raise UserError(f"role must be one of {', '.join(ROLES)}")
     if language not in (None, "", "id", "en"):
         raise UserError("language must be id or en")
-    if password is not None and len(password) < MIN_PASSWORD:
-        raise UserError(f"password must have at least {MIN_PASSWORD} characters")
+    if password is not None:
+        found = passwords.problem(password, username)
+        if found is not None:
+            raise UserError(found.english, found.key, found.params)
 
 
 def create_user(session: Session, username: str, password: str, role: str,
@@ -69,14 +76,19 @@ def find_user(session: Session, username: str) -> Optional[User]:
     return session.exec(select(User).where(User.username == username)).first()
 
 
-def authenticate(session: Session, username: str, password: str) -> Optional[User]:
-    user = find_user(session, username) if username else None
+def verify(user: Optional[User], password: str) -> bool:
+    """Whether ``password`` is ``user``'s and the account is active; as slow for a missing user as for one."""
+    if len(password or "") > passwords.MAX_SIGN_IN_LENGTH:
+        return False  # longer than any password ever set here: no hashing of megabytes
     if user is None:
         check_password_hash(_DUMMY_HASH, password or "")
-        return None
-    if not check_password_hash(user.password_hash, password or "") or not user.active:
-        return None
-    return user
+        return False
+    return check_password_hash(user.password_hash, password or "") and user.active
+
+
+def authenticate(session: Session, username: str, password: str) -> Optional[User]:
+    user = find_user(session, username) if username else None
+    return user if verify(user, password) else None
 
 
 def user_count(session: Session) -> int:
