@@ -216,6 +216,29 @@ class WebConfig(Section):
         20, ge=1, le=100000,
         description="Event streams from one client address; more are refused with 429 and Retry-After. "
                     "Behind a reverse proxy every client shares its address unless the proxy is trusted.")
+    trusted_proxies: int = Field(
+        0, ge=0, le=5,
+        description="Reverse proxies in front of the web app whose X-Forwarded-For and X-Forwarded-Proto are "
+                    "believed (werkzeug ProxyFix). 0: none, the peer address is the client's. Set it to the "
+                    "number of proxies only when no client can reach the app except through them (docs/security.md).")
+    login_free_failures: int = Field(
+        5, ge=1, le=100,
+        description="Failed sign-ins an account may have before each further attempt must wait (from any address).")
+    login_delay_s: float = Field(
+        1.0, gt=0, le=60,
+        description="The first wait after login_free_failures; it doubles with each further failure.")
+    login_max_delay_s: float = Field(
+        300.0, gt=0, le=3600,
+        description="The longest wait between an account's attempts: a delay, never a lock. A browser that has "
+                    "signed in to the account before skips it; `checkpoint user unlock NAME` clears it.")
+    login_address_failures: int = Field(
+        20, ge=1, le=100000,
+        description="Failed sign-ins from one client address (any user names) within login_window_s; "
+                    "more are refused with 429 and Retry-After.")
+    login_window_s: float = Field(
+        900.0, gt=0, le=86400,
+        description="How long a failed sign-in counts against its address; an account's failures are forgotten "
+                    "after this long without one.")
 
 
 class Settings(Section):

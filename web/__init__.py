@@ -13,6 +13,7 @@ from typing import Optional
 
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from checkpoint.config import Settings, load_settings
 from checkpoint.db import open_database
@@ -34,8 +35,6 @@ DEFAULTS = {
     "EVENTS_QUEUE": 256,
     "EVENTS_RETRY_AFTER_S": 30,  # Retry-After on a stream refused over a cap (web.max_event_streams*)
     "SILENT_AFTER_S": 10.0,
-    "LOGIN_MAX_FAILURES": 5,
-    "LOGIN_WINDOW_S": 300.0,
     "PAGE_SIZE": 50,
     "LOG_COUNT_CAP": 1000,  # the log counts matching rows up to this, then shows "1000+"
     "API_MAX_LIMIT": 500,
@@ -66,7 +65,9 @@ def create_app(settings: Optional[Settings] = None, test_config: Optional[dict] 
     broker = Broker(engine, app.config["EVENTS_POLL_S"], app.config["EVENTS_QUEUE"], app.config["SILENT_AFTER_S"],
                     max_streams=app.config["EVENTS_MAX_STREAMS"], max_per_address=app.config["EVENTS_MAX_PER_ADDRESS"],
                     retry_after_s=app.config["EVENTS_RETRY_AFTER_S"])
-    limiter = LoginLimiter(app.config["LOGIN_MAX_FAILURES"], app.config["LOGIN_WINDOW_S"])
+    limiter = LoginLimiter.from_settings(settings.web)  # sign-in limits per address and account ([web] login_*)
+    if settings.web.trusted_proxies:  # the client's address from X-Forwarded-For only behind trusted proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.web.trusted_proxies, x_proto=settings.web.trusted_proxies)
     app.extensions["checkpoint"] = AppState(settings, engine, broker, limiter, app.config["GATE"])
 
     from web import admin, api, auth, csrf, entries, health, i18n, reports, screen

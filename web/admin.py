@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, make_response, redirect, render_template, request, session, url_for
 from sqlmodel import select
 
 from checkpoint.config import effective_toml
@@ -10,7 +10,7 @@ from checkpoint.models import User
 from web.auth import requires
 from web.i18n import translate
 from web.state import db, state
-from web.users import ROLES, UserError, create_user, set_password
+from web.users import ROLES, UserError, create_user, set_active, set_password, set_role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -49,19 +49,17 @@ def update(user_id: int):
     action = request.form.get("action")
     try:
         if action == "password":
-            set_password(db(), user, request.form.get("password", ""))
+            set_password(db(), user, request.form.get("password", ""))  # ends the account's sessions
+            if user.id == g.user.id:
+                session["generation"] = user.session_generation  # ... except the one that changed it
         elif action in ("enable", "disable"):
             if user.id == g.user.id and action == "disable":
                 raise UserError("you cannot disable your own account")
-            user.active = action == "enable"
-            db().add(user)
-            db().commit()
+            set_active(db(), user, action == "enable")  # either way its open sessions end
         elif action == "role" and request.form.get("role") in ROLES:
             if user.id == g.user.id:
                 raise UserError("you cannot change your own role")
-            user.role = request.form["role"]
-            db().add(user)
-            db().commit()
+            set_role(db(), user, request.form["role"])  # its open sessions end: sign in again under the new role
         else:
             raise UserError("unknown action")
     except UserError as exc:

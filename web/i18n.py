@@ -34,6 +34,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "login.first_run": ("Belum ada pengguna. Buat admin pertama di server dengan:",
                         "No users yet. Create the first admin on the server with:"),
     "login.required": ("Silakan masuk untuk membuka halaman ini.", "Please sign in to open this page."),
+    "login.wait": ("Terlalu banyak percobaan yang gagal. Coba lagi dalam {seconds} detik.",
+                   "Too many failed attempts. Try again in {seconds} seconds."),
     "screen.waiting": ("Menunggu pengunjung…", "Waiting for a visitor…"),
     "screen.temperature": ("Suhu", "Temperature"),
     "screen.mask": ("Masker", "Mask"),

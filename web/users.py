@@ -65,9 +65,40 @@ def create_user(session: Session, username: str, password: str, role: str,
     return user
 
 
+def end_sessions(user: User) -> None:
+    """Every session of ``user`` ends at its next request (web.auth checks the generation on each one), and the
+    account's sign-in delay starts over (web.limits keys it by the generation). The caller commits."""
+    user.session_generation = (user.session_generation or 0) + 1
+
+
 def set_password(session: Session, user: User, password: str) -> None:
     validate(user.username, password, user.role, user.language)
     user.password_hash = generate_password_hash(password)
+    end_sessions(user)
+    session.add(user)
+    session.commit()
+
+
+def set_active(session: Session, user: User, active: bool) -> None:
+    """Enable or disable; either way the account's open sessions end (re-enabling brings none back)."""
+    user.active = active
+    end_sessions(user)
+    session.add(user)
+    session.commit()
+
+
+def set_role(session: Session, user: User, role: str) -> None:
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    user.role = role
+    end_sessions(user)
+    session.add(user)
+    session.commit()
+
+
+def unlock(session: Session, user: User) -> None:
+    """From the console: the account's sign-in delay is cleared (and its open sessions end)."""
+    end_sessions(user)
     session.add(user)
     session.commit()
 

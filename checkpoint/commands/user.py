@@ -1,25 +1,35 @@
-"""`checkpoint user`: manage the web app's accounts (add, list, passwd, disable, enable)."""
+"""`checkpoint user`: manage the web app's accounts (add, list, passwd, disable, enable, unlock)."""
 
 from __future__ import annotations
 
 import sys
 
 NAME = "user"
-HELP = "manage web app accounts: add, list, passwd, disable, enable"
+HELP = "manage web app accounts: add, list, passwd, disable, enable, unlock"
 DESCRIPTION = """Manage the web app's accounts.
 
   checkpoint user add NAME --role guard|manager|admin [--language id|en] [--password-stdin]
   checkpoint user list
   checkpoint user passwd NAME [--password-stdin]
   checkpoint user disable NAME | enable NAME
+  checkpoint user unlock NAME
 
 The password is asked for twice at the terminal, or read from the first line of
-standard input with --password-stdin (for scripts). Roles: guard (screen,
-overrides, exits), manager (log, reports, export, API), admin (everything)."""
+standard input with --password-stdin (for scripts). Passwords have 8 to 128
+characters and may not be the user name, only spaces, a repeated character or
+run (aaaaaaaa, 12345678), or one of the commonest passwords. Roles: guard
+(screen, overrides, exits), manager (log, reports, export, API), admin
+(everything).
+
+passwd, disable, enable and unlock end every open session of the account.
+unlock is the way in from the console when failed sign-ins by someone else
+have made the web app delay the account's sign-ins: the delay starts over at
+once (the running web app reads the account's session generation, so no
+restart is needed). A new password (passwd) does the same."""
 
 
 def configure(parser) -> None:
-    parser.add_argument("action", choices=["add", "list", "passwd", "disable", "enable"], help="what to do")
+    parser.add_argument("action", choices=["add", "list", "passwd", "disable", "enable", "unlock"], help="what to do")
     parser.add_argument("name", nargs="?", help="user name")
     parser.add_argument("--role", choices=["guard", "manager", "admin"], help="role of a new user")
     parser.add_argument("--language", choices=["id", "en"], help="the user's language (default: the browser's)")
@@ -43,7 +53,7 @@ def run(args) -> int:
     from checkpoint.cli import settings_from_args
     from checkpoint.db import open_database
     from checkpoint.models import User
-    from web.users import UserError, create_user, find_user, set_password
+    from web.users import UserError, create_user, find_user, set_active, set_password, unlock
 
     if args.action != "list" and not args.name:
         print(f"checkpoint user {args.action}: a user NAME is needed", file=sys.stderr)
@@ -70,10 +80,10 @@ def run(args) -> int:
                 return 1
             if args.action == "passwd":
                 set_password(session, user, _password(args))
+            elif args.action == "unlock":
+                unlock(session, user)
             else:
-                user.active = args.action == "enable"
-                session.add(user)
-                session.commit()
+                set_active(session, user, args.action == "enable")
             print(f"user {args.name}: {args.action} done")
             return 0
     except (UserError, ValueError) as exc:
