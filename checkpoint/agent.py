@@ -12,6 +12,7 @@ from typing import Callable, Optional, Protocol, Union
 
 from checkpoint import reasons as R
 from checkpoint.config import Settings
+from checkpoint.door import door_command
 from checkpoint.entries import build_entry, build_exit, local_date_hour
 from checkpoint.faces import FaceStore
 from checkpoint.messages import ExitEvent, MaskObservation, SensorStatus, ThermalReading
@@ -115,6 +116,7 @@ class Agent:
         if decision.outcome == ALLOWED:
             self.occupancy.entered(t)
         entry = build_entry(self.settings.gate.id, self._zone, visit, decision)
+        entry.door = door_command(entry.outcome, self.settings.door.mode)  # carried out by the door worker
         if self._faces is not None and visit.face_jpeg:
             try:
                 entry.face_image = self._faces.save(entry.local_date, entry.uid, visit.face_jpeg)

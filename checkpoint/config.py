@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -241,6 +241,81 @@ class WebConfig(Section):
                     "after this long without one.")
 
 
+class LcusRelay(Section):
+    """CH340 "LCUS" USB serial relay boards: ``A0 <channel> <state> <sum>``, no reply."""
+
+    driver: Literal["lcus"] = Field("lcus", description="CH340 USB serial relay board (LCUS-1/2/4/8).")
+    url: str = Field("virtual", description="Serial URL for serial_for_url() (/dev/ttyUSB0, socket://..., a pty); "
+                                            "'virtual' starts the built-in virtual relay.")
+    baudrate: int = Field(9600, gt=0, description="The boards listen at 9600 baud, 8N1.")
+    channel: int = Field(1, ge=1, le=8, description="Relay number as printed on the board (1 for a one-relay board).")
+
+
+class ModbusRelay(Section):
+    """Modbus RTU relay modules on RS-485: write single coil (0x05), the echo checked."""
+
+    driver: Literal["modbus-rtu"] = Field("modbus-rtu", description="Modbus RTU relay module (RS-485).")
+    url: str = Field("virtual", description="Serial URL of the RS-485 adapter; 'virtual' starts the virtual relay.")
+    baudrate: int = Field(9600, gt=0, description="The module's baud rate (8N1).")
+    slave: int = Field(1, ge=1, le=247, description="The module's Modbus address.")
+    channel: int = Field(0, ge=0, le=0xFFFF, description="Coil address of the door's relay (0 is relay 1 on most "
+                                                        "modules).")
+    reply_timeout_s: float = Field(0.5, gt=0, le=10, description="Wait this long for the echo of a write.")
+    retries: int = Field(1, ge=0, le=5, description="Writes repeated after a timeout or a bad reply before it "
+                                                    "counts as a fault.")
+
+
+class HttpRelay(Section):
+    """A relay with an HTTP API (Shelly, Tasmota, ESPHome ...): one GET or POST per change."""
+
+    driver: Literal["http"] = Field("http", description="Relay switched by an HTTP request.")
+    url: str = Field(
+        "http://192.168.33.1/rpc/Switch.Set?id={channel}&on={on}",
+        description="URL template; {channel}, {on} (true/false), {state} (1/0) and {open_s} are filled in. "
+                    "Shelly Gen2+: http://HOST/rpc/Switch.Set?id={channel}&on={on}")
+    method: Literal["GET", "POST"] = Field("GET", description="HTTP method.")
+    channel: int = Field(0, ge=0, le=255, description="Filled into {channel} (a Shelly's switch id: 0 is the first).")
+    username: str = Field("", description="Login for HTTP basic or digest authentication (empty: none).")
+    password: str = Field("", description="Password for that login.", repr=False)
+    timeout_s: float = Field(2.0, gt=0, le=30, description="A request not answered in this time is a fault.")
+
+
+class GpioRelay(Section):
+    """A relay (or opto-isolated driver) on a Linux GPIO line, through libgpiod (``pip install gpiod``)."""
+
+    driver: Literal["gpio"] = Field("gpio", description="Linux GPIO line through libgpiod (Raspberry Pi).")
+    chip: str = Field("/dev/gpiochip0", description="GPIO chip device (a Raspberry Pi 5's header is gpiochip4 on "
+                                                   "older kernels, gpiochip0 on newer).")
+    channel: int = Field(17, ge=0, le=1023, description="Line offset on the chip (BCM number on a Raspberry Pi).")
+    active_low: bool = Field(False, description="The relay board closes its contact when the line is low.")
+
+
+RelayConfig = Annotated[Union[LcusRelay, ModbusRelay, HttpRelay, GpioRelay], Field(discriminator="driver")]
+
+
+class DoorConfig(Section):
+    mode: Literal["off", "pulse", "hold"] = Field(
+        "off", description="off: the door is not driven; pulse: 'allowed' opens it for open_s, then it locks; "
+                           "hold: 'allowed' opens it until a decision that is not 'allowed' or a fault.")
+    open_s: float = Field(3.0, gt=0, le=120, description="How long a pulse holds the door open.")
+    override_within_s: float = Field(
+        600.0, ge=0, le=86400, description="A guard's override to 'allowed' opens the door when the entry was "
+                                           "decided at most this long before (0: overrides never open it).")
+    check_s: float = Field(5.0, ge=0.05, le=300, description="An idle relay is told 'locked' again this often: "
+                                                            "a relay that does not answer shows on the health panel.")
+    reconnect_max_s: float = Field(5.0, gt=0, le=300, description="Longest wait between reconnection attempts.")
+    relay: RelayConfig = Field(default_factory=LcusRelay, description="The relay driver and its settings "
+                                                                      "(driver = lcus, modbus-rtu, http or gpio).")
+
+
+class VisitorConfig(Section):
+    show_s: float = Field(8.0, gt=0, le=300, description="The visitor screen shows a decision this long, then "
+                                                         "returns to waiting.")
+    voice: bool = Field(True, description="The visitor screen speaks its prompts (recorded audio, no network).")
+    voice_language: Literal["id", "en", "both"] = Field(
+        "id", description="Spoken language: Bahasa Indonesia, English, or Indonesian then English.")
+
+
 class Settings(Section):
     data_dir: str = Field("var", description="Where the database, secrets and images live.")
     gate: GateConfig = Field(default_factory=GateConfig)
@@ -252,6 +327,8 @@ class Settings(Section):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    door: DoorConfig = Field(default_factory=DoorConfig)
+    visitor: VisitorConfig = Field(default_factory=VisitorConfig)
 
     @property
     def data_path(self) -> Path:
@@ -297,10 +374,15 @@ def _line_of(text: str, dotted: str) -> Optional[int]:
     return None
 
 
+# Tagged unions put the chosen tag in an error's path (door.relay.http.url): dropped, so the key is the file's.
+_TAGS = {"relay": {"lcus", "modbus-rtu", "http", "gpio"}}
+
+
 def _problems(exc: ValidationError, text: str) -> list[str]:
     problems = []
     for error in exc.errors():
-        dotted = ".".join(str(part) for part in error["loc"])
+        parts = [str(part) for part in error["loc"]]
+        dotted = ".".join(p for i, p in enumerate(parts) if not (i and p in _TAGS.get(parts[i - 1], ())))
         line = _line_of(text, dotted) if text else None
         at = f" (line {line})" if line else ""
         if error["type"] == "extra_forbidden":

@@ -60,6 +60,7 @@ class Entry(SQLModel, table=True):
     visit_started_at: Optional[datetime] = None
     rules: str = Field(default="{}", description="JSON of the rule modes and thresholds in force.")
     face_image: Optional[str] = Field(default=None, max_length=255)
+    door: Optional[str] = Field(default=None, max_length=16, description="What the decision told the door: open or locked (checkpoint.door); NULL where no door is driven. The relay's answer is in health and the agent's log.")
     forwarded_at: Optional[datetime] = None  # store-and-forward: set once the central log has it
 
 

@@ -53,6 +53,8 @@ class AgentRuntime:
         self.recorder: Optional[Recorder] = None
         self.forwarder: Optional[Forwarder] = None
         self.agent: Optional[Agent] = None
+        self.door = None  # checkpoint.door.DoorWorker when [door] mode is not off
+        self._door_watch = None
         self.started_at: Optional[datetime] = None
 
     # -- lifecycle -------------------------------------------------------------
@@ -82,6 +84,7 @@ class AgentRuntime:
         self.agent = Agent(settings, self.recorder, Occupancy(settings.zone, day, inside), face_store=self.faces)
         self._last_purge_day: Optional[str] = None
         self.health.on_change(self._on_health_change)
+        self._start_door()
         self._start_scanner()
         self._start_camera()
         self._spawn(self._decide_loop, "decisions")
@@ -98,6 +101,7 @@ class AgentRuntime:
         self._stop.set()  # ... then the decision thread handles what is queued and stops
         for thread in self._threads:
             thread.join(timeout=5)
+        self._stop_door()  # after the decisions: the door carries out what they asked, then locks
         if self.recorder is not None:
             self._publish_status()
             self.recorder.stop()
@@ -139,7 +143,41 @@ class AgentRuntime:
                                     keep_faces=self.settings.privacy.store_face_images)
         self.camera.start()
 
+    def _start_door(self) -> None:
+        """The door worker and the override watcher ([door]; off: the door is not driven)."""
+        door = self.settings.door
+        if door.mode == "off":
+            return
+        from checkpoint.door import DoorWorker
+        from checkpoint.door_overrides import OverrideWatcher
+        from drivers.door import open_relay
+
+        self.door = DoorWorker(door, open_relay(door.relay, door.open_s), self.health.reporter("door"),
+                               clock=self.clock.now).start()
+        worker = self.door
+        self.agent.on_decision(lambda entry, _decision: worker.decided(entry.uid, entry.outcome,
+                                                                       entry.decided_at.timestamp()))
+        if door.override_within_s > 0:
+            engines = [self.engine]
+            if self.settings.database.central_url:  # the central web app's overrides
+                from checkpoint.forwarder import central_engine
+
+                engines.append(central_engine(self.settings.database.central_url))
+            self._door_watch = OverrideWatcher(
+                engines, self.settings.gate.id,
+                lambda uid, outcome: worker.overridden(uid, outcome, self.clock.now())).start()
+
+    def _stop_door(self) -> None:
+        if self._door_watch is not None:
+            self._door_watch.stop()
+            for engine in self._door_watch.engines[1:]:
+                engine.dispose()
+        if self.door is not None:
+            self.door.stop()
+
     def _on_health_change(self, component: ComponentHealth) -> None:
+        if self.door is not None and component.name in SENSORS:
+            self.door.sensor_health(component.state, self.clock.now())
         if component.name in SENSORS:
             self.put(SensorStatus(self.clock.now(), component.name, component.state, component.message))
 
