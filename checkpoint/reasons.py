@@ -6,7 +6,9 @@ a wording change never rewrites history.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Optional
 
 FEVER = "fever"
 FEVER_RETEST = "fever_retest"
@@ -59,12 +61,26 @@ MESSAGES: dict[str, ReasonText] = {
     NO_FACE: ReasonText("Hadapkan wajah ke kamera.", "Please face the camera."),
     FACE_TURNED: ReasonText("Hadapkan wajah ke kamera.", "Please face the camera."),
     NO_READING: ReasonText("Ukur suhu tubuh di sensor.", "Please measure your temperature at the sensor."),
-    CAPACITY_FULL: ReasonText("Kapasitas penuh. Mohon menunggu.", "The building is full. Please wait."),
+    CAPACITY_FULL: ReasonText("Kapasitas penuh. Mohon menunggu.", "Capacity reached. Please wait."),
     SCANNER_FAULT: ReasonText(
         "Sensor suhu bermasalah. Mohon ke petugas.", "Temperature scanner fault. Please see the officer."
     ),
     CAMERA_FAULT: ReasonText("Kamera bermasalah. Mohon ke petugas.", "Camera fault. Please see the officer."),
 }
+
+# Messages that carry the gate's settings (message() fills them in): the rest before a re-test and the time to
+# come back (rules.fever.rest_s), and whether the limit is the gate's or the building's (rules.capacity.scope).
+FEVER_RETEST_AFTER = ReasonText(
+    "Suhu tinggi. Istirahat {minutes} menit, lalu ukur ulang.",
+    "High temperature. Rest for {minutes} minutes, then measure again.",
+)
+FEVER_RETEST_AT = ReasonText(
+    "Suhu tinggi. Istirahat {minutes} menit, lalu ukur ulang: kembali pukul {at}.",
+    "High temperature. Rest for {minutes} minutes, then measure again: come back at {at}.",
+)
+FEVER_RETEST_NOW = ReasonText("Suhu tinggi. Mohon ukur ulang.", "High temperature. Please measure again.")
+CAPACITY_FULL_BUILDING = ReasonText("Gedung penuh. Mohon menunggu.", "The building is full. Please wait.")
+CAPACITY_FULL_GATE = ReasonText("Kapasitas penuh. Mohon menunggu.", "Capacity reached. Please wait.")
 
 # Short labels for tables, charts and filters.
 LABELS: dict[str, ReasonText] = {
@@ -106,11 +122,29 @@ def current_codes() -> list[str]:
     return sorted(code for code in LABELS if code not in LEGACY)
 
 
-def message(code: str, language: str) -> str:
-    text = MESSAGES.get(canonical(code))
+def rest_minutes(rest_s: float) -> int:
+    """The rest before a re-test in whole minutes, rounded up (a visitor never comes back too early)."""
+    return max(math.ceil(rest_s / 60 - 1e-9), 1) if rest_s > 0 else 0
+
+
+def message(code: str, language: str, rest_s: Optional[float] = None, back_at: Optional[str] = None,
+            capacity_scope: Optional[str] = None) -> str:
+    """The visitor's message for a code. With ``rest_s`` (rules.fever.rest_s) the re-test message names the
+    rest, and with ``back_at`` ("10:25") the time to come back; ``capacity_scope`` "building" says the building
+    is full, "gate" only that the capacity is reached. Without them, the texts in MESSAGES."""
+    code = canonical(code)
+    text = MESSAGES.get(code)
+    if code == FEVER_RETEST and rest_s is not None:
+        minutes = rest_minutes(rest_s)
+        text = FEVER_RETEST_NOW if not minutes else (FEVER_RETEST_AT if back_at else FEVER_RETEST_AFTER)
+    elif code == CAPACITY_FULL and capacity_scope is not None:
+        text = CAPACITY_FULL_BUILDING if capacity_scope == "building" else CAPACITY_FULL_GATE
     if text is None:
         return code
-    return text.id if language == "id" else text.en
+    chosen = text.id if language == "id" else text.en
+    if code == FEVER_RETEST and rest_s is not None:
+        chosen = chosen.format(minutes=rest_minutes(rest_s), at=back_at or "")
+    return chosen
 
 
 def label(code: str, language: str) -> str:

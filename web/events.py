@@ -338,11 +338,14 @@ def _force_put(target: "queue.Queue", item) -> None:
 
 
 def stream(broker: Broker, last_event_id: Optional[str], gate: Optional[str], heartbeat_s: float,
-           retry_ms: int = 2000, subscription: Optional[tuple[Subscriber, Cursor]] = None) -> Iterator[str]:
+           retry_ms: int = 2000, subscription: Optional[tuple[Subscriber, Cursor]] = None,
+           tick: bool = False) -> Iterator[str]:
     """The text of one client's event stream (used as a streamed response body).
 
     ``subscription`` is what broker.subscribe() returned when the caller took the slot before answering
-    (so a refusal can be an HTTP status); without it the stream subscribes when it starts."""
+    (so a refusal can be an HTTP status); without it the stream subscribes when it starts. With ``tick`` the
+    heartbeat is a ``tick`` event carrying the server's time instead of a comment, so a client can tell a
+    quiet stream from a dead one (comments never reach an EventSource's listeners)."""
     subscriber, live_from = subscription or broker.subscribe()
     try:
         yield f"retry: {retry_ms}\n: connected {datetime.now(timezone.utc).isoformat()}\n\n"
@@ -351,15 +354,18 @@ def stream(broker: Broker, last_event_id: Optional[str], gate: Optional[str], he
             for event in broker.missed(since, live_from):
                 if gate is None or event.gate_id in (None, gate):
                     yield event.encode()
+        wrote = time.monotonic()
         while True:
-            try:
-                event = subscriber.queue.get(timeout=heartbeat_s)
+            try:  # a heartbeat after heartbeat_s without a write, also while only other gates' events arrive
+                event = subscriber.queue.get(timeout=max(heartbeat_s - (time.monotonic() - wrote), 0.001))
             except queue.Empty:
-                yield ": heartbeat\n\n"
+                wrote = time.monotonic()
+                yield f"event: tick\ndata: {json.dumps({'t': round(time.time(), 3)})}\n\n" if tick else ": heartbeat\n\n"
                 continue
             if event is CLOSED:
                 return
             if gate is None or event.gate_id in (None, gate):
+                wrote = time.monotonic()
                 yield event.encode()
     finally:
         broker.unsubscribe(subscriber)

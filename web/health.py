@@ -32,6 +32,10 @@ from web.state import state
 
 bp = Blueprint("health", __name__)
 
+# A gate with one of these down makes no decision the screens can show (the scanner or camera cannot measure, or
+# its decisions cannot reach the log); a silent gate is closed too.
+DECISION_COMPONENTS = ("scanner", "camera", "database")
+
 
 @dataclass
 class ComponentView:
@@ -62,6 +66,13 @@ class GateHealth:
             if worst in states:
                 return worst
         return "ok"
+
+    @property
+    def stopped(self) -> list[str]:
+        """Why this gate makes no decisions now: ["silent"], or the DECISION_COMPONENTS that are down; [] if none."""
+        if self.silent:
+            return ["silent"]
+        return [c.name for c in self.components if c.name in DECISION_COMPONENTS and c.state == "down"]
 
 
 def local_statuses() -> list[dict]:
@@ -147,8 +158,9 @@ def _agent_cannot_write(engine, local: list[dict], silent_after_s: float, now: f
     return None
 
 
-def health_document(gate: Optional[str] = None) -> tuple[dict, bool]:
-    """The health document and whether the database is up (for this app, and for the local agents)."""
+def database_and_gates(gate: Optional[str] = None) -> tuple[str, bool, list[GateHealth]]:
+    """The database's problem ('' when it is up, for this app and for the local agents), whether this app can
+    read it, and each gate's health (when it cannot be read, as the agents on this machine report themselves)."""
     app_state = state()
     silent_after_s = current_app.config["SILENT_AFTER_S"]
     now = time.time()
@@ -156,12 +168,18 @@ def health_document(gate: Optional[str] = None) -> tuple[dict, bool]:
     reachable, problem = database_ok(app_state.engine)
     if reachable:
         problem = _agent_cannot_write(app_state.engine, local, silent_after_s, now) or ""
-    document = {"database": {"state": "down" if problem else "ok", "message": problem}, "gates": []}
     if reachable:
         with Session(app_state.engine) as session:
             gates = gate_health(session, silent_after_s, gate, now, local)
     else:  # the log cannot be read: what the agents on this machine say about themselves
         gates = gate_health(None, silent_after_s, gate, now, local)
+    return problem, reachable, gates
+
+
+def health_document(gate: Optional[str] = None) -> tuple[dict, bool]:
+    """The health document and whether the database is up (for this app, and for the local agents)."""
+    problem, _reachable, gates = database_and_gates(gate)
+    document = {"database": {"state": "down" if problem else "ok", "message": problem}, "gates": []}
     document["gates"] = [{
         "gate_id": g.gate_id, "name": g.name, "state": g.state, "silent": g.silent, "age_s": g.age_s,
         "backlog": g.backlog,

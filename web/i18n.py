@@ -7,6 +7,8 @@ default (settings.gate.language).
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Optional
 
 from flask import g, request, session
@@ -71,6 +73,34 @@ TEXT: dict[str, tuple[str, str]] = {
     "screen.unmute": ("Bunyi: mati", "Sound: off"),
     "screen.live": ("Langsung", "Live"),
     "screen.offline": ("Terputus, menyambung ulang…", "Disconnected, reconnecting…"),
+    "screen.closed": ("PINTU DITUTUP", "GATE CLOSED"),
+    "screen.closed_hint": ("Hubungi petugas", "See the officer"),
+    "screen.lost": ("KONEKSI TERPUTUS", "CONNECTION LOST"),
+    "screen.lost_hint": ("Layar ini tidak lagi menerima data. Keputusan di pintu tidak tampil di sini.",
+                         "This screen no longer receives data. Decisions at the gate do not show here."),
+    "screen.stale": ("Data lama: terakhir diperbarui {age} lalu", "Stale: last updated {age} ago"),
+    "screen.silent_for": ("selama {age}", "for {age}"),
+    "screen.remeasure_requests": ("Permintaan ukur ulang", "Re-measure requests"),
+    "screen.remeasure_apart": ("Bukan pengunjung tersendiri: pengunjung dihitung saat keputusan akhirnya.",
+                               "Not visitors of their own: a visitor counts once, at the final decision."),
+    "screen.visitors_are": ("Pengunjung = diizinkan + ditolak (keputusan akhir, termasuk perubahan petugas).",
+                            "Visitors = allowed + denied (final decisions, guards' overrides included)."),
+    "screen.last_ok": ("terakhir baik {age} lalu", "last ok {age} ago"),
+    "stop.silent": ("agen tidak ada kabar selama {age}", "agent silent for {age}"),
+    "stop.scanner": ("sensor suhu mati", "temperature scanner down"),
+    "stop.camera": ("kamera mati", "camera down"),
+    "stop.database": ("basis data tidak dapat ditulis", "the database cannot be written"),
+    "stop.app_database": ("basis data tidak terjangkau", "the database cannot be reached"),
+    "component.scanner": ("Sensor suhu", "Scanner"),
+    "component.camera": ("Kamera", "Camera"),
+    "component.database": ("Basis data", "Database"),
+    "component.journal": ("Jurnal", "Journal"),
+    "component.central": ("Basis data pusat", "Central database"),
+    "component.door": ("Pintu (relai)", "Door relay"),
+    "duration.s": ("{n} dtk", "{n} s"),
+    "duration.min": ("{n} menit", "{n} min"),
+    "duration.h": ("{n} jam", "{n} h"),
+    "duration.d": ("{n} hari", "{n} days"),
     "mask.mask": ("Bermasker", "Mask on"),
     "mask.no_mask": ("Tanpa masker", "No mask"),
     "mask.mask_incorrect": ("Tidak benar (hidung/mulut terbuka)", "Worn incorrectly (nose or mouth bare)"),
@@ -193,8 +223,52 @@ def mask_label(mask_class: Optional[str]) -> str:
     return translate(f"mask.{mask_class or 'none'}")
 
 
+def entry_message(entry, code: str, language: str) -> str:
+    """The visitor's message for ``code`` on this entry, with the settings it was decided under (the entry's
+    rules JSON, else this app's): the rest and the time to come back for a re-test, the capacity's scope."""
+    from web.state import local_time, state
+
+    rules = state().settings.rules
+    try:
+        recorded = json.loads(entry.rules or "{}")
+    except (TypeError, ValueError):
+        recorded = {}
+    fever = recorded.get("fever") if isinstance(recorded, dict) else None
+    capacity = recorded.get("capacity") if isinstance(recorded, dict) else None
+    rest_s = fever.get("rest_s") if isinstance(fever, dict) else None
+    if not isinstance(rest_s, (int, float)) or isinstance(rest_s, bool) or rest_s < 0:
+        rest_s = rules.fever.rest_s
+    scope = capacity.get("scope") if isinstance(capacity, dict) else None
+    if scope not in ("gate", "building"):
+        scope = rules.capacity.scope
+    back_at = None
+    if reasons.canonical(code) == reasons.FEVER_RETEST and rest_s > 0 and entry.decided_at is not None:
+        back = entry.decided_at + timedelta(seconds=rest_s)
+        if back.second or back.microsecond:  # the next whole minute: never too early
+            back = back.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        back_at = local_time(back, entry.gate_id, "%H:%M")
+    return reasons.message(code, language, rest_s=rest_s, back_at=back_at, capacity_scope=scope)
+
+
+def duration(seconds: Optional[float], language: Optional[str] = None) -> str:
+    """An age as people say it: "12 s", "2 min", "3 h", "8 days" (rounded down)."""
+    seconds = max(float(seconds or 0), 0.0)
+    for limit, unit, key in ((60, 1, "duration.s"), (3600, 60, "duration.min"), (172800, 3600, "duration.h")):
+        if seconds < limit:
+            return translate(key, language).format(n=int(seconds // unit))
+    return translate("duration.d", language).format(n=int(seconds // 86400))
+
+
+def component_label(name: str) -> str:
+    """A health component's name in the page's language (unknown components as they are named)."""
+    key = f"component.{name}"
+    return translate(key) if key in TEXT else name
+
+
 def init_app(app) -> None:
     app.jinja_env.globals.update(
         _=translate, reason_label=reason_label, outcome_label=outcome_label, mask_label=mask_label,
         current_language=current_language, reason_message=reasons.message, REASON_LABELS=reasons.LABELS,
+        component_label=component_label, entry_message=entry_message,
     )
+    app.jinja_env.filters["duration"] = duration

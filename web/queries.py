@@ -48,7 +48,8 @@ def with_overrides(session: Session, entries: list[Entry]) -> list[EntryView]:
 
 
 def recent_entries(session: Session, gate: Optional[str], limit: int, only_day: Optional[str] = None) -> list[EntryView]:
-    statement = select(Entry).order_by(Entry.id.desc()).limit(limit)
+    # by decision time: entries forwarded late from another gate, or a journal written at restart, take their place
+    statement = select(Entry).order_by(Entry.decided_at.desc(), Entry.id.desc()).limit(limit)
     if gate:
         statement = statement.where(Entry.gate_id == gate)
     if only_day:
@@ -75,6 +76,11 @@ def capacity(session: Session, gate: Optional[str]) -> tuple[int, bool]:
 def gate_ids(session: Session) -> list[str]:
     """Gates known from heartbeats."""
     return list(session.exec(select(GateStatus.gate_id).order_by(GateStatus.gate_id)))
+
+
+def gate_names(session: Session) -> dict[str, str]:
+    """Each known gate's name from its heartbeat (gates without a name left out)."""
+    return {gate_id: name for gate_id, name in session.exec(select(GateStatus.gate_id, GateStatus.name)) if name}
 
 
 @dataclass

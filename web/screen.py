@@ -8,38 +8,97 @@ exits. In kiosk mode the screen opens without login, today only, read only.
 
 from __future__ import annotations
 
+import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Optional
 
 from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request,
                    stream_with_context, url_for)
+from sqlalchemy.exc import SQLAlchemyError
 
 from checkpoint.entries import build_exit
 from checkpoint.models import OUTCOMES, Override
 from web import events
 from web.auth import requires
-from web.health import gate_health
+from web.health import GateHealth, database_and_gates
 from web.i18n import translate
-from web.queries import entry_by_uid, gate_ids, latest_overrides, recent_entries, today_summary
+from web.queries import EntryView, entry_by_uid, gate_ids, gate_names, latest_overrides, recent_entries, today_summary
 from web.state import db, selected_gate, state, today, zone_for
 
+log = logging.getLogger(__name__)
 bp = Blueprint("screen", __name__)
 RECENT = 12
 REASON_MAX = 500
+TICK_S = 2.0  # the screen's stream sends a tick at least this often: a screen that hears nothing for 4.5 s is lost
+
+
+def show_seconds() -> float:
+    """How long the card shows a decision before it goes back to waiting ([visitor] show_s)."""
+    return float(state().settings.visitor.show_s)
+
+
+@dataclass
+class Card:
+    """What the big card says. ``closed`` (a gate on screen cannot decide, or the log cannot be read) wins
+    over a decision; a decision shows for show_s after it was made or overridden, then ``waiting``."""
+
+    state: str  # "closed", "decision" or "waiting"
+    view: Optional[EntryView] = None
+    remaining_s: float = 0.0  # how much longer the decision shows
+    closed_gates: tuple[GateHealth, ...] = ()
+    database_problem: str = ""  # this app cannot read the log
+
+
+def shown_since(view: EntryView) -> datetime:
+    """When a decision last changed: its own time, or its latest override's."""
+    moment = view.entry.decided_at
+    if view.override is not None and view.override.at > moment:
+        moment = view.override.at
+    return moment
+
+
+def card_for(recent: list[EntryView], gates: list[GateHealth], database_problem: str, now: datetime,
+             show_s: float) -> Card:
+    closed = tuple(gh for gh in gates if gh.stopped)
+    if closed or database_problem:
+        return Card("closed", closed_gates=closed, database_problem=database_problem)
+    if recent:
+        view = max(recent, key=shown_since)
+        remaining = show_s - (now - shown_since(view)).total_seconds()
+        if remaining > 0:
+            return Card("decision", view, min(remaining, show_s))
+    return Card("waiting")
 
 
 def _live_context() -> dict:
-    session, gate = db(), selected_gate(request.args.get("gate"))
-    day = today(gate)
-    recent = recent_entries(session, gate, RECENT, only_day=day if g.kiosk else None)
+    gate = selected_gate(request.args.get("gate"))
+    now = datetime.now(timezone.utc)
+    problem, reachable, gates = database_and_gates(gate)
+    recent, summary, day = [], None, now.astimezone(state().settings.zone).date().isoformat()
+    if reachable:
+        try:
+            session = db()
+            day = today(gate)
+            recent = recent_entries(session, gate, RECENT, only_day=day if g.kiosk else None)
+            summary = today_summary(session, day, gate)
+        except SQLAlchemyError as exc:  # the log went away between the check and the reads
+            db().rollback()
+            log.warning("live screen cannot read the log: %s", str(exc).splitlines()[0][:200])
+            reachable, problem = False, str(exc).splitlines()[0][:200]
+    show_s = show_seconds()
+    card = card_for(recent, gates, "" if reachable else (problem or "unreachable"), now, show_s)
     return {
         "gate": gate,
         "day": day,
-        "latest": recent[0] if recent else None,
+        "card": card,
+        "latest": card.view,
         "recent": recent,
-        "summary": today_summary(session, day, gate),
-        "gates": gate_health(session, current_app.config["SILENT_AFTER_S"], gate),
-        "now": datetime.now(timezone.utc),
+        "summary": summary,
+        "gates": gates,
+        "now": now,
+        "show_s": show_s,
     }
 
 
@@ -47,8 +106,31 @@ def _live_context() -> dict:
 @requires("screen", kiosk=True)
 def index():
     context = _live_context()
-    return render_template("screen.html", known_gates=gate_ids(db()), zone=str(zone_for(context["gate"])),
-                           **context)
+    try:
+        known, zone = gate_ids(db()), str(zone_for(context["gate"]))
+    except SQLAlchemyError:  # the card says the log cannot be read
+        db().rollback()
+        known, zone = [gh.gate_id for gh in context["gates"]], str(state().settings.zone)
+    return render_template("screen.html", known_gates=known, zone=zone, **context)
+
+
+def gate_name(gate_id: Optional[str]) -> str:
+    """A gate's name for people (from its heartbeat, or this app's own gate), else its id."""
+    if not gate_id:
+        return ""
+    if "gate_names" not in g:
+        try:
+            g.gate_names = gate_names(db())
+        except SQLAlchemyError:
+            db().rollback()
+            g.gate_names = {}
+    settings = state().settings
+    return g.gate_names.get(gate_id) or (settings.gate.name if gate_id == settings.gate.id else gate_id)
+
+
+@bp.app_context_processor
+def _names() -> dict:
+    return {"gate_name": gate_name}
 
 
 @bp.route("/screen/live")
@@ -71,7 +153,7 @@ def stream():
         return Response(refused.message + "\n", refused.status, mimetype="text/plain",
                         headers={"Retry-After": str(refused.retry_after_s), "Cache-Control": "no-store"})
     body = events.stream(broker, last_event_id, selected_gate(request.args.get("gate")),
-                         current_app.config["EVENTS_HEARTBEAT_S"], subscription=subscription)
+                         min(current_app.config["EVENTS_HEARTBEAT_S"], TICK_S), subscription=subscription, tick=True)
     response = Response(stream_with_context(body), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     response.call_on_close(lambda: broker.unsubscribe(subscription[0]))  # also when the body never started

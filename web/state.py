@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, g
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
 from checkpoint.config import Settings
@@ -57,7 +58,12 @@ def gate_zones() -> dict[str, ZoneInfo]:
     """Each known gate's time zone (from its heartbeat row), cached per request."""
     if "gate_zones" not in g:
         zones = {}
-        for gate_id, name in db().exec(select(GateStatus.gate_id, GateStatus.timezone)):
+        try:
+            rows = db().exec(select(GateStatus.gate_id, GateStatus.timezone)).all()
+        except SQLAlchemyError:  # the log is out of reach: the app's own zone (the live screen says why)
+            db().rollback()
+            rows = []
+        for gate_id, name in rows:
             try:
                 zones[gate_id] = ZoneInfo(name)
             except (KeyError, ValueError):

@@ -67,6 +67,7 @@ def test_recorder_decision_appears_on_the_open_screen_within_one_second(live_ser
                                                                          busy_day):
     page = browser_page
     login(page, live_server.url, "guard")
+    page.goto(f"{live_server.url}/?gate=gate-1")  # all gates: gate-2 is silent, so the card says "gate closed"
     page.wait_for_selector("#conn.ok", timeout=5000)  # the EventSource is open
     page.evaluate("""() => {
         window.seenAt = {};
@@ -113,6 +114,7 @@ def test_guard_override_kept_with_its_reason(live_server, browser_page, engine, 
     (entry,) = store(engine, make_entry(outcome="denied", reasons="no_mask", mask_class="no_mask"))
     page = browser_page
     login(page, live_server.url, "guard")
+    page.goto(f"{live_server.url}/?gate=gate-1")  # all gates: gate-2 is silent, so the card says "gate closed"
     page.click("#decision a.button")
     page.select_option("select[name=outcome]", "allowed")
     page.fill("textarea[name=reason]", "Face shield worn; medical exemption letter")
@@ -205,7 +207,7 @@ def test_kiosk_screen_without_login(tmp_path, app_factory, chromium, users):
 
     settings = Settings.model_validate({"data_dir": str(tmp_path / "kiosk"), "web": {"secret_key": "k", "kiosk": True}})
     app = app_factory(settings)
-    store(app.extensions["checkpoint"].engine, make_entry(earlier_today(0.01), body_c=36.2))
+    store(app.extensions["checkpoint"].engine, make_entry(body_c=36.2))  # just decided: within show_s
     server = LiveServer(app)
     server.thread.start()
     context = chromium.new_context(viewport={"width": 1280, "height": 800}, locale="id-ID")

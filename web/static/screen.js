@@ -1,9 +1,17 @@
 // Live entry screen: server-sent events trigger a re-render of the live panel by the server.
 // A denial beeps (WebAudio, no sound file); the mute choice is kept in localStorage.
+// The screen never shows what it cannot vouch for: a decision goes back to "waiting" after show_s (the server
+// says how long in data-remaining-ms), and when the screen hears nothing from the server (no tick or event on
+// the stream for 4.5 s, the stream down for 1.5 s, or no fresh panel for 12 s) the whole card turns grey
+// "connection lost" and the health panel says how old it is, until a fresh panel arrives.
 (function () {
   "use strict";
   var live = document.getElementById("live");
   if (!live) { return; }
+  var LOST_SILENCE_MS = 4500, LOST_STREAM_MS = 1500, LOST_PANEL_MS = 12000, FETCH_TIMEOUT_MS = 4000;
+  var lastContact = Date.now(), lastPanel = Date.now(), streamDownSince = Date.now(), lostAt = null;
+  var cardTimer = null, source = null;
+  window.checkpointLost = false;
   var conn = document.getElementById("conn");
   var muteButton = document.getElementById("mute");
   var clock = document.getElementById("clock");
@@ -56,15 +64,72 @@
     if (fetching) { dirty = true; return; }
     fetching = true;
     dirty = false;
-    fetch(live.dataset.liveUrl, { credentials: "same-origin", cache: "no-store" })
+    var started = Date.now();
+    var abort = window.AbortController ? new AbortController() : null;
+    var timeout = window.setTimeout(function () { if (abort) { abort.abort(); } }, FETCH_TIMEOUT_MS);
+    fetch(live.dataset.liveUrl, { credentials: "same-origin", cache: "no-store", signal: abort ? abort.signal : undefined })
       .then(function (response) {
         if (response.redirected || !response.ok) { throw new Error("status " + response.status); }
         return response.text();
       })
-      .then(function (html) { live.innerHTML = html; live.dataset.refreshed = String(Date.now()); trimRows(); })
-      .catch(function () { /* the next event or timer tries again */ })
-      .then(function () { fetching = false; if (dirty) { refresh(); } });
+      .then(function (html) {
+        live.innerHTML = html;
+        lastPanel = started;
+        live.dataset.refreshed = String(Date.now());
+        trimRows();
+        armCard();
+        checkLive();
+      })
+      .catch(function () { /* the next event or timer tries again; checkLive() greys a screen left stale */ })
+      .then(function () { window.clearTimeout(timeout); fetching = false; if (dirty) { refresh(); } });
   }
+
+  // The card: a decision shows for the time the server gave, then the waiting card (kept in a <template>).
+  function armCard() {
+    if (cardTimer !== null) { window.clearTimeout(cardTimer); cardTimer = null; }
+    var card = document.getElementById("decision");
+    if (!card || card.dataset.state !== "decision") { return; }
+    var remaining = parseInt(card.dataset.remainingMs || "0", 10) || 0;
+    cardTimer = window.setTimeout(function () { cardTimer = null; toWaiting(); refresh(); }, Math.max(remaining, 0));
+  }
+  function toWaiting() {
+    var card = document.getElementById("decision"), waiting = document.getElementById("waiting-card");
+    if (!card || !waiting || card.dataset.state !== "decision") { return; }
+    card.className = "decision decision-idle";
+    card.dataset.state = "waiting";
+    card.dataset.uid = "";
+    card.dataset.outcome = "";
+    card.dataset.remainingMs = "0";
+    card.innerHTML = waiting.innerHTML;
+  }
+
+  function duration(ms, units) {
+    var s = Math.max(Math.floor(ms / 1000), 0), parts = (units || "{n} s|{n} min|{n} h|{n} days").split("|");
+    if (s < 60) { return parts[0].replace("{n}", s); }
+    if (s < 3600) { return parts[1].replace("{n}", Math.floor(s / 60)); }
+    if (s < 172800) { return parts[2].replace("{n}", Math.floor(s / 3600)); }
+    return parts[3].replace("{n}", Math.floor(s / 86400));
+  }
+
+  // Connection lost: nothing from the stream for LOST_SILENCE_MS (it ticks every 2 s), the stream down for
+  // LOST_STREAM_MS, or no fresh panel for LOST_PANEL_MS. It clears only with a panel fetched after it began.
+  function checkLive() {
+    var now = Date.now();
+    var lost = (streamDownSince !== null && now - streamDownSince > LOST_STREAM_MS) ||
+      now - lastContact > LOST_SILENCE_MS || now - lastPanel > LOST_PANEL_MS;
+    if (lost && lostAt === null) { lostAt = now; }
+    if (!lost && lostAt !== null && lastPanel < lostAt) { lost = true; refresh(); }
+    if (!lost) { lostAt = null; }
+    window.checkpointLost = lost;
+    live.classList.toggle("lost", lost);
+    var health = document.getElementById("health");
+    if (health) { health.classList.toggle("stale", lost); }
+    var note = live.querySelector(".stale-note");
+    if (note) {
+      note.textContent = lost ? (note.dataset.template || "").replace("{age}", duration(now - lastPanel, note.dataset.units)) : "";
+    }
+  }
+  function contact() { lastContact = Date.now(); }
 
   // Show only the rows of the latest entries that fit whole in their box (no half-cut row at the bottom).
   function trimRows() {
@@ -92,25 +157,35 @@
   window.checkpointStreamRetries = 0;
   function connect() {
     retryTimer = null;
-    var source = new EventSource(live.dataset.eventsUrl);
-    source.addEventListener("open", function () { retryMs = RETRY_FIRST_MS; setConn(true); refresh(); });
+    source = new EventSource(live.dataset.eventsUrl);
+    var mine = source;
+    source.addEventListener("open", function () {
+      retryMs = RETRY_FIRST_MS; streamDownSince = null; contact(); setConn(true); refresh();
+    });
     source.addEventListener("error", function () {
       setConn(false);
-      if (source.readyState !== EventSource.CLOSED || retryTimer !== null) { return; }
+      if (streamDownSince === null) { streamDownSince = Date.now(); }
+      if (mine.readyState !== EventSource.CLOSED || retryTimer !== null) { return; }
       var delay = retryMs * (0.5 + Math.random() * 0.5);
       retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
       window.checkpointStreamRetries += 1;
       retryTimer = window.setTimeout(connect, delay);
     });
     source.addEventListener("entry", function (event) {
+      contact();
       var data = JSON.parse(event.data);
       if (data.outcome === "denied" && !data.replay) { beep(); }
       refresh();
     });
-    ["override", "exit", "status"].forEach(function (kind) { source.addEventListener(kind, refresh); });
+    ["override", "exit", "status"].forEach(function (kind) {
+      source.addEventListener(kind, function () { contact(); refresh(); });
+    });
+    source.addEventListener("tick", contact);
   }
   connect();
+  armCard();
   window.setInterval(refresh, 5000);  // ages in the health panel, a gate going silent; also while refused
+  window.setInterval(checkLive, 500);
 
   if (clock) {
     var format;

@@ -1,0 +1,114 @@
+"""Headless Chromium: the live screen cannot lie. A decision goes back to waiting after show_s, a scanner
+going down closes the gate within 3 s, and a screen that loses its server turns grey within 5 s."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from checkpoint.config import Settings
+from checkpoint.recorder import gate_status
+from web_helpers import LiveServer, make_entry, screenshot, store, store_status
+
+pytestmark = pytest.mark.browser
+
+OK = {"state": "ok", "message": "", "last_ok_age_s": 0.2, "counters": {}}
+HEALTHY = {"scanner": dict(OK, message="ascii @ /dev/ttyUSB0"), "camera": dict(OK, message="640x480 @ 10 fps"),
+           "database": dict(OK), "journal": dict(OK, last_ok_age_s=941.0)}
+
+
+@pytest.fixture
+def kiosk(tmp_path, app_factory, chromium):
+    """A kiosk screen (no sign-in) on its own server; yields a function that opens it with a given show_s."""
+    opened = []
+
+    def open_screen(show_s: float, path: str = "/"):
+        settings = Settings.model_validate({"data_dir": str(tmp_path / f"s{len(opened)}"),
+                                            "web": {"secret_key": "k", "kiosk": True},
+                                            "visitor": {"show_s": show_s}})
+        app = app_factory(settings)
+        server = LiveServer(app)
+        server.thread.start()
+        context = chromium.new_context(viewport={"width": 1920, "height": 1080}, locale="id-ID")
+        opened.append((server, context))
+        return app.extensions["checkpoint"].engine, server, context.new_page()
+
+    yield open_screen
+    for server, context in opened:
+        context.close()
+        server.stop()
+
+
+def heartbeat(engine, components=HEALTHY) -> None:
+    store_status(engine, gate_status("gate-1", "Pintu Utama", "Asia/Jakarta", components, 0, 0, None, time.time()))
+
+
+def test_the_card_goes_back_to_waiting_after_show_s(kiosk):
+    engine, server, page = kiosk(2.0)
+    heartbeat(engine)
+    page.goto(server.url + "/")
+    page.wait_for_selector("#conn.ok", timeout=5000)
+    (entry,) = store(engine, make_entry(body_c=36.4))
+    page.wait_for_selector(f'#decision[data-uid="{entry.uid}"]', timeout=3000)
+    assert "DIIZINKAN" in page.inner_text("#decision") and "Pintu Utama" in page.inner_text("#decision")
+    page.wait_for_selector('#decision[data-state="waiting"]', timeout=4000)
+    shown_s = time.time() - entry.decided_at.timestamp()
+    assert 1.8 <= shown_s <= 3.5, shown_s
+    text = page.inner_text("#decision")
+    assert "Menunggu pengunjung" in text and "Waiting for a visitor" in text and "DIIZINKAN" not in text
+    assert "decision-idle" in page.get_attribute("#decision", "class")
+    page.wait_for_timeout(300)  # the server agrees on its next panel
+    assert page.get_attribute("#decision", "data-state") == "waiting"
+
+
+def test_scanner_down_closes_the_gate_within_3_s(kiosk):
+    engine, server, page = kiosk(30.0)
+    heartbeat(engine)
+    store(engine, make_entry(body_c=36.5))
+    page.goto(server.url + "/")
+    page.wait_for_selector("#conn.ok", timeout=5000)
+    assert page.get_attribute("#decision", "data-state") == "decision"
+    assert "DIIZINKAN" in page.inner_text("#decision")
+    heartbeat(engine, dict(HEALTHY, scanner={"state": "down", "message": "no data for 3 s", "last_ok_age_s": 3.0,
+                                             "counters": {"reconnects": 1}}))
+    started = time.monotonic()
+    page.wait_for_selector("#decision.decision-closed", timeout=3000)
+    elapsed = time.monotonic() - started
+    text = page.inner_text("#decision")
+    assert "PINTU DITUTUP" in text and "GATE CLOSED" in text and "Hubungi petugas" in text and "See the officer" in text
+    assert "sensor suhu mati" in text and "DIIZINKAN" not in text
+    box = page.locator("#decision").bounding_box()
+    assert box["width"] > 1000 and box["height"] > 400  # the full-size card, not a dot in the side panel
+    print(f"scanner down to 'gate closed' on screen: {elapsed:.2f} s")
+    assert elapsed < 3.0
+    screenshot(page, "screen_gate_closed")
+
+
+def test_a_screen_that_loses_its_server_turns_grey_within_5_s(kiosk):
+    engine, server, page = kiosk(120.0)
+    heartbeat(engine)
+    store(engine, make_entry(body_c=36.5))
+    page.goto(server.url + "/")
+    page.wait_for_selector("#conn.ok", timeout=5000)
+    page.wait_for_timeout(6000)  # a quiet stream (no events) keeps the screen live: it ticks every 2 s
+    assert page.evaluate("window.checkpointLost") is False
+    assert "DIIZINKAN" in page.inner_text("#decision")
+    heartbeat(engine)
+    server.stop()
+    started = time.monotonic()
+    page.wait_for_selector("#live.lost", timeout=5000)
+    elapsed = time.monotonic() - started
+    text = page.inner_text("#decision")
+    assert "KONEKSI TERPUTUS" in text and "CONNECTION LOST" in text
+    assert "DIIZINKAN" not in text and "Silakan masuk" not in text and "36.5" not in text
+    grey = page.evaluate("getComputedStyle(document.getElementById('decision')).backgroundColor")
+    assert grey == "rgb(107, 115, 124)", grey
+    assert "stale" in page.get_attribute("#health", "class")
+    note = page.inner_text("#health .stale-note")
+    assert note.startswith("Data lama: terakhir diperbarui") and note.endswith("lalu"), note
+    page.wait_for_timeout(2100)
+    assert page.inner_text("#health .stale-note") != note  # its age keeps counting
+    print(f"server stopped to 'connection lost' on screen: {elapsed:.2f} s")
+    assert elapsed < 5.0
+    screenshot(page, "screen_connection_lost")
