@@ -59,6 +59,16 @@ def test_demo_serves_the_dashboard_and_logs_decisions(tmp_path):
         wait_for(lambda: decisions() >= 3, 60, "three decisions in the log")
         gate = wait_for(lambda: (health() or {}).get("gates"), 10, "the gate's heartbeat")[0]
         assert gate["components"]["scanner"]["state"] in ("ok", "degraded")
+        assert gate["components"]["door"]["state"] == "ok"  # the virtual relay answers
+
+        def doors():
+            with sqlite3.connect(tmp_path / "var" / "checkpoint.db") as conn:
+                return dict(conn.execute("select outcome, group_concat(distinct door) from entry group by outcome"))
+
+        wait_for(lambda: doors().get("allowed"), 60, "an allowed entry")
+        assert doors()["allowed"] == "open" and doors().get("denied", "locked") == "locked"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/visitor", timeout=5) as response:
+            assert response.status == 200  # the visitor's screen, no login
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
             assert response.status == 200  # kiosk screen without login
     finally:
@@ -67,3 +77,4 @@ def test_demo_serves_the_dashboard_and_logs_decisions(tmp_path):
     assert process.returncode == 0, err
     assert f"http://127.0.0.1:{port}/" in out
     assert "Demo administrator created" in out
+    assert "door OPEN (virtual relay, channel 1)" in out and "door locked" in out
