@@ -144,6 +144,12 @@ def _zone(gate: str):
         return state().settings.zone
 
 
+def _page_state(name: str) -> dict:
+    """A state the page shows by itself (no decision): waiting, closed, lost."""
+    return {"state": name, "reason": "", "title": _pair(TITLES[name]), "text": _pair(INSTRUCTIONS[name]),
+            "icon": ICONS[name], "voice": "closed" if name == "lost" else name}
+
+
 def page_texts() -> dict:
     settings = state().settings
     return {
@@ -151,8 +157,7 @@ def page_texts() -> dict:
         "voice": settings.visitor.voice,
         "voice_language": settings.visitor.voice_language,
         "tick_s": TICK_S,
-        "states": {name: {"state": name, "reason": "", "title": _pair(TITLES[name]), "text": _pair(INSTRUCTIONS[name]), "icon": ICONS[name],
-                          "voice": "closed" if name == "lost" else name} for name in ("waiting", "closed", "lost")},
+        "states": {name: _page_state(name) for name in ("waiting", "closed", "lost")},
     }
 
 
