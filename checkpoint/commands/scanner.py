@@ -11,8 +11,9 @@ DESCRIPTION = """Thermal scanner tools.
   checkpoint scanner simulate --protocol P [--script FILE | --random] [--interval S]
       serve protocol P on a pseudo-terminal and print its (stable) device path;
       visitors come from a script (see drivers/thermal/simulate.py) or at random.
-  checkpoint scanner replay FILE [--speed X] [--loop]
-      serve a serial recording on a pseudo-terminal at real speed (or X times).
+  checkpoint scanner replay FILE [--speed X] [--loop] [--no-wait-open]
+      serve a serial recording on a pseudo-terminal at real speed (or X times);
+      it starts playing when a reader opens the port, so nothing is lost.
   checkpoint scanner protocols
       list the protocol keys the configuration may name."""
 
@@ -33,6 +34,9 @@ def configure(parser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed")
     parser.add_argument("--speed", type=float, default=1.0, help="replay: speed factor")
     parser.add_argument("--loop", action="store_true", help="replay: start again at the end")
+    parser.add_argument("--no-wait-open", dest="wait_open", action="store_false",
+                        help="replay: play at once instead of waiting for a reader to open the port "
+                             "(what is played before it opens is lost)")
 
 
 def parse_options(pairs: list[str]) -> dict:
@@ -65,8 +69,10 @@ def run(args) -> int:
         if not args.file:
             print("checkpoint: scanner replay needs a recording FILE", file=sys.stderr)
             return 2
-        device = ReplayDevice(args.file, speed=args.speed, loop=args.loop)
+        device = ReplayDevice(args.file, speed=args.speed, loop=args.loop, wait_open=args.wait_open)
         print(device.start(), flush=True)
+        if args.wait_open:
+            print("waiting for a reader to open the port", file=sys.stderr, flush=True)
         try:
             while not device.done.wait(0.5):
                 pass

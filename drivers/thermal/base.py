@@ -32,10 +32,15 @@ class Sample:
 
 @dataclass(frozen=True)
 class Fault:
-    """Bad data: ``kind`` is the health counter it increments (e.g. ``crc_errors``)."""
+    """Bad data: ``kind`` is the health counter it increments (e.g. ``crc_errors``).
+
+    ``reply`` marks a polled device's answer that came but was damaged (a bad
+    CRC, a reply too long): the request was answered, so it is not also a timeout.
+    """
 
     kind: str
     detail: str = ""
+    reply: bool = False
 
 
 Message = Union[bytes, Fault]
@@ -61,6 +66,14 @@ class Framer:
 
     def start_transaction(self) -> list[Fault]:
         """A request was just sent (polled protocols): drop what is pending."""
+        return []
+
+    def window_end(self) -> Optional[float]:
+        """Framers that end a message by silence: when the silence completes the pending message (None: none)."""
+        return None
+
+    def close_window(self, t: float) -> list[Message]:
+        """No more bytes belong to the pending message (its silence, the reply timeout, the next request)."""
         return []
 
     def reset(self) -> None:
@@ -138,8 +151,14 @@ def validate_options(protocol: type[ScannerProtocol], raw: Optional[dict]) -> Co
 
 
 def decode(protocol: ScannerProtocol, framer: Framer, data: bytes, t: float = 0.0) -> Iterable[Result]:
-    """Frame ``data`` and parse every complete message."""
-    for message in framer.feed(data, t):
+    """Frame ``data`` received at ``t`` and parse every complete message.
+
+    The silence before ``t`` comes first: it may end a message framed by time
+    (``decode(p, framer, b"", later)`` gives just that).
+    """
+    end = framer.window_end()
+    messages = framer.close_window(end) if end is not None and end <= t else []
+    for message in messages + framer.feed(data, t):
         if isinstance(message, Fault):
             yield message
         else:

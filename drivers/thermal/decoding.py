@@ -22,10 +22,32 @@ class Decoded:
 
 def decode_chunk(protocol: ScannerProtocol, framer: Framer, calibrator: Calibrator,
                  data: bytes, t: float) -> Iterator[Decoded]:
-    """Feed one chunk received at ``t`` and decode every message it completes."""
-    for message in framer.feed(data, t):
+    """Feed one chunk received at ``t`` and decode every message it completes.
+
+    The silence before the chunk comes first: a reply it completed is not extended by these bytes.
+    """
+    yield from decode_silence(protocol, framer, calibrator, t)
+    yield from _decode(protocol, calibrator, framer.feed(data, t), t)
+
+
+def decode_silence(protocol: ScannerProtocol, framer: Framer, calibrator: Calibrator,
+                   t: float, final: bool = False) -> Iterator[Decoded]:
+    """Nothing arrived until ``t``: decode what that silence completes (framers that frame by time).
+
+    ``final``: the window ends at ``t`` whatever the silence (the reply timeout, the next request).
+    A message's time is when its silence completed it, so live and fast replay agree.
+    """
+    end = framer.window_end()
+    if end is None or (end > t and not final):
+        return iter(())
+    at = min(end, t)
+    return _decode(protocol, calibrator, framer.close_window(at), at)
+
+
+def _decode(protocol: ScannerProtocol, calibrator: Calibrator, messages, t: float) -> Iterator[Decoded]:
+    for message in messages:
         if isinstance(message, Fault):
-            yield Decoded(reply=message.kind == "crc_errors", sample=False, result=message)
+            yield Decoded(reply=message.reply or message.kind == "crc_errors", sample=False, result=message)
             continue
         parsed = protocol.parse(message)
         if parsed is None or isinstance(parsed, Fault):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import select
 import shutil
+import struct
 import tempfile
 import termios
 import threading
@@ -13,6 +15,8 @@ import tty
 from typing import Optional
 
 WRITE_WAIT_S = 0.2
+DRAIN_POLL_S = 0.05
+OPEN_SETTLE_S = 0.2  # after a reader opens the port: the time it takes to configure and flush it
 
 
 class PtyDevice:
@@ -74,6 +78,68 @@ class PtyDevice:
             for fd in (self._master, self._slave):
                 os.close(fd)
             self._master = self._slave = None
+
+    def wait_open(self, stop: Optional[threading.Event] = None, timeout: Optional[float] = None,
+                  settle_s: float = OPEN_SETTLE_S) -> bool:
+        """Wait until a reader has the port open; False on ``stop`` or ``timeout``.
+
+        The device end cannot see an open directly while it holds the slave
+        side itself, so it lets go of it: with no slave open the master reports
+        POLLHUP, and the hang-up clears the moment a reader opens the slave. The
+        device then takes the slave back (so ``unplug`` still hangs the reader
+        up) and waits ``settle_s``: a reader flushes its input right after
+        opening (pyserial does), which would drop the first bytes.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            if self._master is None:
+                return False
+            master = self._master
+            if self._slave is not None:
+                os.close(self._slave)
+                self._slave = None
+        poller = select.poll()
+        poller.register(master, select.POLLHUP)
+        opened = False
+        try:
+            while not (stop is not None and stop.is_set()):
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                with self._lock:
+                    if self._master != master:  # unplugged meanwhile
+                        break
+                    if not any(event & select.POLLHUP for _, event in poller.poll(0)):
+                        opened = True
+                        break
+                time.sleep(0.01)
+        finally:
+            with self._lock:
+                if self._master == master and self._slave is None:
+                    self._slave = os.open(self.device_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        if opened and settle_s > 0:
+            if stop is not None:
+                stop.wait(settle_s)
+            else:
+                time.sleep(settle_s)
+        return opened
+
+    def wait_drained(self, timeout: float = 2.0, stop: Optional[threading.Event] = None) -> bool:
+        """Wait until the reader has read every byte written (closing the pty would discard the rest)."""
+        deadline = time.monotonic() + timeout
+        empty = 0
+        while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
+            time.sleep(DRAIN_POLL_S)  # the kernel moves written bytes to the reader's queue asynchronously
+            with self._lock:
+                if self._slave is None:
+                    return False
+                try:
+                    waiting = struct.unpack("i", fcntl.ioctl(self._slave, termios.TIOCINQ, b"\0\0\0\0"))[0]
+                except OSError:
+                    return False
+            empty = 0 if waiting else empty + 1
+            if empty >= 2:
+                return True
+        return False
 
     def write(self, data: bytes) -> bool:
         """Write as the device; False when unplugged. A backlog nobody reads is dropped, as by a real UART."""

@@ -24,7 +24,7 @@ from checkpoint.health import ComponentReporter
 from checkpoint.messages import ThermalReading
 from drivers.thermal.base import Fault, ScannerProtocol
 from drivers.thermal.calibrate import Calibrator, Region
-from drivers.thermal.decoding import Decoded, decode_chunk
+from drivers.thermal.decoding import Decoded, decode_chunk, decode_silence
 from drivers.thermal.link import close_port, device_missing, open_port
 from drivers.thermal.protocols.modbus_rtu import gap_s
 
@@ -153,14 +153,18 @@ class ScannerReader:
     def _read_once(self, port, framer) -> int:
         """Read what is there (waiting up to the port timeout); returns messages completed."""
         data = port.read(max(1, port.in_waiting))
-        if not data:
-            return 0
         t = self.clock.now()
+        if not data:  # silence: it may complete a reply that is framed by time (Optris)
+            return 0 if framer is None else self._results(
+                decode_silence(self.protocol, framer, self.calibrator, t), t)
         self._emit("<", t, data)
         if framer is None:
             return 0
+        return self._results(decode_chunk(self.protocol, framer, self.calibrator, data, t), t)
+
+    def _results(self, decoded_messages, t: float) -> int:
         completed = 0
-        for decoded in decode_chunk(self.protocol, framer, self.calibrator, data, t):
+        for decoded in decoded_messages:
             completed += decoded.reply
             self._result(decoded, t)
         return completed
@@ -174,9 +178,12 @@ class ScannerReader:
             if self._stop.wait(max(0.0, next_poll - time.monotonic())):
                 return
             next_poll = max(next_poll + interval, time.monotonic())
-            while port.in_waiting and not self._stop.is_set():  # stray bytes before the request
-                self._read_once(port, framer)
             time.sleep(gap)  # 3.5 character times of silence before a request
+            # stray bytes (a late end of the last reply, noise) are read now, outside the next reply's window
+            while port.in_waiting and not self._stop.is_set():
+                self._read_once(port, framer)
+            self._results(decode_silence(self.protocol, framer, self.calibrator, self.clock.now(), final=True),
+                          self.clock.now())
             for fault in framer.start_transaction():
                 self._fault(fault, self.clock.now())
             port.write(request)
@@ -185,6 +192,9 @@ class ScannerReader:
             completed = 0
             while not completed and time.monotonic() < deadline and not self._stop.is_set():
                 completed = self._read_once(port, framer)
+            if not completed and not self._stop.is_set():  # the reply timeout ends the reply's window
+                t = self.clock.now()
+                completed = self._results(decode_silence(self.protocol, framer, self.calibrator, t, final=True), t)
             if not completed and not self._stop.is_set():
                 self._fault(Fault("timeouts", f"no reply within {reply_timeout} s"), self.clock.now())
             self._check_silence()

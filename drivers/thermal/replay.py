@@ -7,8 +7,10 @@
   ``! replugged`` (or the first good reading after an unplug) ``"ok"``.
 * ``ReplayDevice(path).start()`` — at real speed (or ``speed`` times faster):
   serves the recording on a pseudo-terminal so the live reader can be tested
-  on it. Push recordings are written at their times; polled recordings answer
-  each request the reader sends with the next recorded reply.
+  on it. It waits for a reader to open the port (``wait_open``, the default)
+  so the start of the recording is not lost, then plays: push recordings are
+  written at their times; polled recordings answer each request the reader
+  sends with the next recorded reply.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from checkpoint.config import ScannerConfig
 from checkpoint.messages import SensorStatus, ThermalReading
 from drivers.thermal.base import Fault
 from drivers.thermal.calibrate import Calibrator
-from drivers.thermal.decoding import decode_chunk
+from drivers.thermal.decoding import decode_chunk, decode_silence
 from drivers.thermal.pty_device import PtyDevice
 from drivers.thermal.recording import Event, read_recording
 from drivers.thermal.registry import make_protocol
@@ -50,8 +52,23 @@ def iter_recording(path: Union[str, Path], config: ScannerConfig, t0: float,
         if faults is not None:
             faults[fault.kind] = faults.get(fault.kind, 0) + 1
 
+    def results(decoded_messages):
+        nonlocal awaiting, down
+        for decoded in decoded_messages:
+            awaiting = awaiting and not decoded.reply
+            result = decoded.result
+            if isinstance(result, Fault):
+                count(result)
+            elif result is not None:
+                if down:
+                    down = False
+                    yield SensorStatus(result.t, COMPONENT, "ok", "data again")
+                yield result
+
     for event in events:
         t = t0 + event.offset
+        # silence until this event: it may complete a reply framed by time, as the live reader's idle reads do
+        yield from results(decode_silence(protocol, framer, calibrator, t, final=event.direction == ">"))
         if event.direction == "!":
             word = event.text.split(" ", 1)[0]
             if word == "unplugged" and not down:
@@ -70,27 +87,22 @@ def iter_recording(path: Union[str, Path], config: ScannerConfig, t0: float,
             for fault in framer.start_transaction():
                 count(fault)
             continue
-        for decoded in decode_chunk(protocol, framer, calibrator, event.data, t):
-            awaiting = awaiting and not decoded.reply
-            result = decoded.result
-            if isinstance(result, Fault):
-                count(result)
-            elif result is not None:
-                if down:
-                    down = False
-                    yield SensorStatus(t, COMPONENT, "ok", "data again")
-                yield result
+        yield from results(decode_chunk(protocol, framer, calibrator, event.data, t))
+    yield from results(decode_silence(protocol, framer, calibrator, float("inf")))
 
 
 class ReplayDevice:
     """Serve a recording on a pty at ``speed`` x real time (push) or answering polls (polled)."""
 
-    def __init__(self, path: Union[str, Path], speed: float = 1.0, loop: bool = False) -> None:
+    def __init__(self, path: Union[str, Path], speed: float = 1.0, loop: bool = False,
+                 wait_open: bool = True) -> None:
         self.header, self.events = read_recording(path)
         self.speed = speed
         self.loop = loop
+        self.wait_open = wait_open
         self.pty = PtyDevice("replay")
         self.done = threading.Event()
+        self.playing = threading.Event()  # set once a reader opened the port (or at once without wait_open)
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self.polled = any(e.direction == ">" for e in self.events)
@@ -126,10 +138,15 @@ class ReplayDevice:
             self.pty.replug()
 
     def _run(self) -> None:
+        if self.wait_open and not self.pty.wait_open(self._stop):
+            self.done.set()
+            return
+        self.playing.set()
         while not self._stop.is_set():
             self._serve_polled() if self.polled else self._serve_push()
             if not self.loop:
                 break
+        self.pty.wait_drained(stop=self._stop)  # a pty closed with unread bytes discards them
         self.done.set()
 
     def _serve_push(self) -> None:

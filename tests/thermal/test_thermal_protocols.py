@@ -103,9 +103,11 @@ def test_optris_vector_and_short_reply():
     assert decode_temperature(bytes.fromhex("05 56")) == pytest.approx(36.6)
     assert encode_temperature(36.6) == bytes.fromhex("05 56")
     framer = p.framer()
+    framer.start_transaction()
     assert framer.feed(b"\x05") == []
     assert [f.kind for f in framer.start_transaction()] == ["length_errors"]
-    assert [p.parse(m) for m in framer.feed(bytes.fromhex("05 56"))] == [Sample(object_c=pytest.approx(36.6))]
+    assert framer.feed(bytes.fromhex("05 56"), 1.0) == [] and framer.window_end() == pytest.approx(1.02)
+    assert [p.parse(m) for m in framer.close_window(1.02)] == [Sample(object_c=pytest.approx(36.6))]
     assert make_protocol("optris", {"dtr": False}).wants_dtr() is False
 
 

@@ -7,7 +7,12 @@ Built-in patterns (option ``pattern``):
   banner lines carry no reading and are ignored);
 * ``colon`` — ``Object:36.60C, Ambient:28.10C`` (115200 baud);
 * ``number`` — a bare number per line;
-* ``auto`` (default) — any of the three;
+* ``auto`` (default) — any of the three, but a bare number only where it can be
+  a temperature line: once a labelled line (``adafruit``, ``colon``) has been
+  seen, bare numbers are noise and ignored (a stray ``37`` never becomes a
+  reading), and before that a bare number needs a decimal point (``36.60``, as
+  ``Serial.println(float)`` prints it; ``3`` or ``37`` are ignored). Set
+  ``pattern = "number"`` for a sensor that prints whole degrees;
 * anything else is a regular expression with a named group ``object`` and
   optional groups ``ambient`` and ``reference`` (a second sensor watching a
   blackbody), searched in each line.
@@ -34,6 +39,7 @@ BUILT_IN = {
     "number": rf"^\s*(?P<object>{NUM})\s*$",
 }
 FAILED = {"nan", "inf", "-inf", "ovf"}
+DECIMAL = re.compile(r"\.\d")  # "36.60": a float as firmware prints it; "37" or "3" alone is not
 
 
 class AsciiOptions(CommonOptions):
@@ -83,8 +89,10 @@ class AsciiProtocol(ScannerProtocol):
         name = options.pattern
         names = list(BUILT_IN) if name == "auto" else [name] if name in BUILT_IN else []
         # labelled formats state Celsius on the line; `unit` applies to bare numbers and custom patterns
-        self._patterns = [(re.compile(BUILT_IN[n]), "C" if n in ("adafruit", "colon") else options.unit)
-                          for n in names] or [(re.compile(name), options.unit)]
+        self._patterns = [(re.compile(BUILT_IN[n]), "C" if n in ("adafruit", "colon") else options.unit, n)
+                          for n in names] or [(re.compile(name), options.unit, "custom")]
+        self._auto = name == "auto"
+        self._labelled = False  # auto: a labelled line was seen, so bare numbers are noise from now on
 
     def framer(self, baudrate: int = 9600) -> LineFramer:
         return LineFramer(self.options.max_line)
@@ -93,13 +101,18 @@ class AsciiProtocol(ScannerProtocol):
         if any(b < 0x20 and b != 0x09 for b in message) or any(b > 0x7E for b in message):
             return Fault("garbage_lines", f"non-printable bytes in line {message[:40]!r}")
         line = message.decode("ascii")
-        for pattern, unit in self._patterns:
+        for pattern, unit, kind in self._patterns:
             match = pattern.search(line)
             if match:
                 break
         else:
             return None  # banner, *F line, empty line: no reading
         groups = match.groupdict()
+        if self._auto:
+            if kind != "number":
+                self._labelled = True
+            elif not self._plausible_bare(groups["object"]):
+                return None  # noise that happens to be a number: not a temperature line of this stream
         obj = _value(groups.get("object"), unit)
         if obj is None or math.isnan(obj):
             return Fault("failed_reads", f"sensor reported a failed read: {line.strip()[:60]!r}")
@@ -110,6 +123,12 @@ class AsciiProtocol(ScannerProtocol):
             ambient_c=None if ambient is None or math.isnan(ambient) else ambient,
             reference_c=None if reference is None or math.isnan(reference) else reference,
         )
+
+    def _plausible_bare(self, text: str) -> bool:
+        """Under ``auto``: a bare number is a reading only in a bare-number stream and with a decimal point."""
+        if self._labelled:
+            return False
+        return text.lower() in FAILED or DECIMAL.search(text) is not None
 
     # device side -----------------------------------------------------------
     def banner(self) -> bytes:

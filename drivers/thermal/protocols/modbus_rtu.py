@@ -64,11 +64,25 @@ class ModbusOptions(CommonOptions):
 
 
 class ModbusFramer(Framer):
-    """Find ``slave, function`` and take a complete reply by its length; resync on bad CRC."""
+    """Find ``slave, function`` and take a complete reply by its length; resync on bad CRC.
+
+    A reply with a bad CRC is one fault (``crc_errors``). The framer then looks
+    for a good reply inside it, byte by byte (noise that looks like a header may
+    hide the real reply behind it), but the bytes it skips there belong to the
+    damaged reply and are not counted again as garbage or as a cut reply.
+    """
 
     def __init__(self, slave: int, function: int) -> None:
         self.slave, self.function = slave, function
         self._buf = bytearray()
+        self._damaged = 0  # bytes at the head of the buffer that belong to a reply already counted as a CRC error
+
+    def _drop(self, n: int) -> int:
+        """Remove ``n`` bytes from the head; returns how many of them were not part of a damaged reply."""
+        del self._buf[:n]
+        quiet = min(n, self._damaged)
+        self._damaged -= quiet
+        return n - quiet
 
     def feed(self, data: bytes, t: float = 0.0) -> list[Message]:
         out: list[Message] = []
@@ -79,8 +93,9 @@ class ModbusFramer(Framer):
                 skip = 1
                 while skip < len(buf) and buf[skip] != self.slave:
                     skip += 1
-                out.append(Fault("garbage_bytes", f"{skip} bytes that start no reply"))
-                del buf[:skip]
+                loud = self._drop(skip)
+                if loud:
+                    out.append(Fault("garbage_bytes", f"{loud} bytes that start no reply"))
                 continue
             if len(buf) < 3:
                 break
@@ -89,20 +104,26 @@ class ModbusFramer(Framer):
                 break
             frame = bytes(buf[:size])
             if crc16(frame[:-2]) != int.from_bytes(frame[-2:], "little"):
-                out.append(Fault("crc_errors", f"bad CRC in {frame.hex(' ')}"))
-                del buf[:1]  # resync: noise that looks like a header may hide the real reply behind it
+                if not self._damaged:  # a header inside a damaged reply is not a second bad reply
+                    out.append(Fault("crc_errors", f"bad CRC in {frame.hex(' ')}", reply=True))
+                self._damaged = max(self._damaged, size)
+                self._drop(1)  # resync inside it, silently
                 continue
             out.append(frame)
+            self._damaged = max(0, self._damaged - size)
             del buf[:size]
         return out
 
     def start_transaction(self) -> list[Fault]:
-        faults = [Fault("length_errors", f"{len(self._buf)} bytes of a cut reply")] if self._buf else []
+        cut = len(self._buf) - self._damaged
+        faults = [Fault("length_errors", f"{cut} bytes of a cut reply")] if cut > 0 else []
         self._buf.clear()
+        self._damaged = 0
         return faults
 
     def reset(self) -> None:
         self._buf.clear()
+        self._damaged = 0
 
 
 @register

@@ -2,8 +2,11 @@
 
 Send ``01`` (read process temperature); the device answers two bytes and
 T = (b1 * 256 + b2 - 1000) / 10 °C, e.g. ``05 56`` = 36.6 °C. There is no
-terminator: a reply is framed by its length and the reply timeout. CS models
-take their power from DTR, so DTR is set (option ``dtr``).
+terminator: a reply is every byte between the request and a silence of
+``FRAME_GAP_S`` (or the reply timeout), and it must be exactly two bytes. A
+longer reply is a framing fault, not decoded; bytes outside a reply's window
+are discarded (``drivers.thermal.framing.ReplyFramer``). CS models take their
+power from DTR, so DTR is set (option ``dtr``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,13 @@ from drivers.thermal.framing import ReplyFramer
 from drivers.thermal.registry import register
 
 READ_TEMPERATURE = b"\x01"
+# silence that ends a reply: above the 16 ms a USB serial adapter may hold bytes back (FTDI latency timer),
+# and at least 3.5 character times at slow rates
+FRAME_GAP_S = 0.02
+
+
+def frame_gap_s(baudrate: int) -> float:
+    return max(FRAME_GAP_S, 3.5 * 11 / baudrate)
 
 
 class OptrisOptions(CommonOptions):
@@ -41,7 +51,7 @@ class OptrisProtocol(ScannerProtocol):
     polled = True
 
     def framer(self, baudrate: int = 9600) -> ReplyFramer:
-        return ReplyFramer(2)
+        return ReplyFramer(2, frame_gap_s(baudrate))
 
     def poll_request(self) -> bytes:
         return READ_TEMPERATURE
