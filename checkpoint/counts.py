@@ -1,5 +1,18 @@
 """Daily counts from the entry log: visitors, outcomes, reasons, peak hour, occupancy.
 
+One definition of each number, used by the screen, the reports, the API and
+(for the outcome) the log's filter and the CSV (docs/api.md, "Definitions"):
+
+- an entry's **final outcome** is its guard's latest override when there is
+  one, else its own outcome (which is never changed; it stays beside it);
+- a **visitor** is an entry whose final outcome is allowed or denied. A
+  re-measure request is a step of a visit, not a visitor: the visitor asked to
+  measure again counts once, at the decision that follows it. Re-measure
+  requests are counted apart (``remeasure``);
+- ``denied_by_reason`` counts final denials by the entry's main reason (the
+  legacy codes under today's), those a guard turned into denials under
+  ``override``; ``hourly`` counts visitors per local hour.
+
 Grouping uses the ``local_date``/``local_hour`` columns written by the
 recorder in the gate's time zone, so a local day is an index range, the same
 in SQLite and PostgreSQL.
@@ -19,11 +32,14 @@ from checkpoint.models import ALLOWED, DENIED, REMEASURE, Entry, Exit, Override
 from checkpoint.reasons import canonical
 
 
+GUARD_OVERRIDE = "override"  # denied_by_reason: entries a guard turned into denials
+
+
 @dataclass
 class DailyCounts:
     day: str
     gate_id: Optional[str]
-    visitors: int = 0  # final decisions: allowed + denied
+    visitors: int = 0  # final outcomes allowed + denied
     allowed: int = 0
     denied: int = 0
     remeasure: int = 0
@@ -92,17 +108,22 @@ def daily_range(session: Session, first: str, last: str, gate_id: Optional[str] 
         counts = days[day]
         if flagged:
             counts.flagged += count
-        if outcome == ALLOWED:
-            counts.allowed += count
-        elif outcome == DENIED:
-            counts.denied += count
-            key = canonical(reason) if reason else "unknown"  # legacy codes count under today's code
-            counts.denied_by_reason[key] = counts.denied_by_reason.get(key, 0) + count
-        elif outcome == REMEASURE:
-            counts.remeasure += count
-        if outcome in (ALLOWED, DENIED):
-            counts.hourly[hour] += count
+        _tally(counts, outcome, reason, hour, count)
+    # Then the final outcome: each overridden entry moves from its own outcome to its latest override's.
+    latest = latest_override_ids()
+    overrides = _gate_filter(
+        select(Entry.local_date, Entry.local_hour, Entry.outcome, Entry.primary_reason, Override.outcome)
+        .join(latest, latest.c.entry_uid == Entry.uid)
+        .join(Override, Override.id == latest.c.last_id)
+        .where(*in_range),
+        Entry.gate_id, gate_id,
+    )
+    for day, hour, original, reason, final in session.exec(overrides):
+        if final != original:
+            _tally(days[day], original, reason, hour, -1)
+            _tally(days[day], final, GUARD_OVERRIDE if final == DENIED else reason, hour, 1)
     for counts in days.values():
+        counts.denied_by_reason = {k: n for k, n in counts.denied_by_reason.items() if n}
         counts.visitors = counts.allowed + counts.denied
 
     exits = _gate_filter(
@@ -125,13 +146,48 @@ def daily_range(session: Session, first: str, last: str, gate_id: Optional[str] 
     return list(days.values())
 
 
+def latest_override_ids():
+    """A subquery: each overridden entry's uid and the id of its latest override."""
+    return select(Override.entry_uid, func.max(Override.id).label("last_id")).group_by(Override.entry_uid).subquery()
+
+
+def _tally(counts: DailyCounts, outcome: str, reason: str, hour: int, n: int) -> None:
+    if outcome == ALLOWED:
+        counts.allowed += n
+    elif outcome == DENIED:
+        counts.denied += n
+        key = canonical(reason) if reason else "unknown"  # legacy codes count under today's code
+        counts.denied_by_reason[key] = counts.denied_by_reason.get(key, 0) + n
+    elif outcome == REMEASURE:
+        counts.remeasure += n
+    if outcome in (ALLOWED, DENIED) and 0 <= hour < 24:
+        counts.hourly[hour] += n
+
+
+def total(rows: list[DailyCounts], day: str = "", gate_id: Optional[str] = None) -> DailyCounts:
+    """The sum of several days' (or gates') counts; ``hourly`` added hour by hour."""
+    result = DailyCounts(day, gate_id)
+    for counts in rows:
+        for name in ("visitors", "allowed", "denied", "remeasure", "flagged", "overridden", "exits"):
+            setattr(result, name, getattr(result, name) + getattr(counts, name))
+        for code, n in counts.denied_by_reason.items():
+            result.denied_by_reason[code] = result.denied_by_reason.get(code, 0) + n
+        result.hourly = [a + b for a, b in zip(result.hourly, counts.hourly)]
+    return result
+
+
+def gates_in_range(session: Session, first: str, last: str) -> list[str]:
+    """Gates with entries or exits on these local days."""
+    entries = select(Entry.gate_id).where(Entry.local_date >= first, Entry.local_date <= last).distinct()
+    exits = select(Exit.gate_id).where(Exit.local_date >= first, Exit.local_date <= last).distinct()
+    return sorted(set(session.exec(entries).scalars()) | set(session.exec(exits).scalars()))
+
+
 def override_delta(session: Session, day: str, gate_id: Optional[str] = None) -> int:
     """How overrides change today's allowed entries: +1 for each entry a guard
     let in after all, -1 for each allowed one turned back (the latest override
     of an entry counts)."""
-    latest_override = (
-        select(Override.entry_uid, func.max(Override.id).label("last_id")).group_by(Override.entry_uid).subquery()
-    )
+    latest_override = latest_override_ids()
     changes = session.exec(
         _gate_filter(
             select(Entry.outcome, Override.outcome)

@@ -23,7 +23,8 @@ def entry_json(e, override) -> dict:
     return {
         "id": e.id, "uid": e.uid, "gate_id": e.gate_id,
         "decided_at": e.decided_at.isoformat(), "local_time": e.decided_at.astimezone(zone).isoformat(),
-        "local_date": e.local_date, "outcome": e.outcome, "flagged": e.flagged,
+        "local_date": e.local_date, "outcome": e.outcome,
+        "final_outcome": override.outcome if override is not None else e.outcome, "flagged": e.flagged,
         "reasons": [code for code in e.reasons.split(",") if code], "primary_reason": e.primary_reason or None,
         "body_c": e.body_c, "object_c": e.object_c, "ambient_c": e.ambient_c, "offset_c": e.offset_c,
         "calibration": e.calibration, "sensor_id": e.sensor_id, "mask_class": e.mask_class,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Optional, Sequence
 
 from markupsafe import Markup, escape
 
@@ -43,17 +43,24 @@ def _y_axis(top: int, width: int) -> list[str]:
 
 
 def stacked_bars(title: str, labels: Sequence[str], series: Sequence[tuple[str, str, Sequence[int]]],
-                 width: int = WIDTH) -> Markup:
-    """Vertical bars, one per label, stacked by series (name, colour, values)."""
+                 width: int = WIDTH, beside: Optional[tuple[str, str, Sequence[int]]] = None) -> Markup:
+    """Vertical bars, one per label, stacked by series (name, colour, values); the number above each stack is
+    its total. ``beside`` (name, colour, values) is drawn as a thin bar next to each stack, not in its total."""
     totals = [sum(values[i] for _, _, values in series) for i in range(len(labels))]
-    top = _nice_max(max(totals, default=0))
+    top = _nice_max(max(totals + (list(beside[2]) if beside else []), default=0))
     plot_w, plot_h = width - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(labels), 1)
-    bar = max(min(slot * 0.7, 60), 1)
+    bar = max(min(slot * (0.55 if beside else 0.7), 60), 1)
+    thin = bar * 0.35
     every = max(1, math.ceil(len(labels) / 16))
     parts = _y_axis(top, width)
     for i, label in enumerate(labels):
-        x = LEFT + slot * i + (slot - bar) / 2
+        x = LEFT + slot * i + (slot - bar - (thin + 2 if beside else 0)) / 2
+        if beside and beside[2][i]:
+            h = plot_h * beside[2][i] / top if top else 0
+            parts.append(f'<rect class="beside" x="{x + bar + 2:.1f}" y="{HEIGHT - BOTTOM - h:.1f}" width="{thin:.1f}" '
+                         f'height="{h:.1f}" fill="{beside[1]}"><title>{escape(label)} · {escape(beside[0])}: '
+                         f'{beside[2][i]}</title></rect>')
         y = HEIGHT - BOTTOM
         for name, colour, values in series:
             h = plot_h * values[i] / top if top else 0
@@ -62,8 +69,8 @@ def stacked_bars(title: str, labels: Sequence[str], series: Sequence[tuple[str, 
                 parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{colour}">'
                              f'<title>{escape(label)} · {escape(name)}: {values[i]}</title></rect>')
         if totals[i] and len(labels) <= 31:
-            parts.append(f'<text x="{x + bar / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle" font-size="14" '
-                         f'fill="{TEXT}">{totals[i]}</text>')
+            parts.append(f'<text class="total" data-label="{escape(label)}" x="{x + bar / 2:.1f}" y="{y - 4:.1f}" '
+                         f'text-anchor="middle" font-size="14" fill="{TEXT}">{totals[i]}</text>')
         if i % every == 0:
             parts.append(f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="14" '
                          f'fill="{AXIS}">{escape(label)}</text>')
@@ -88,7 +95,8 @@ def horizontal_bars(title: str, labels: Sequence[str], values: Sequence[int], co
         parts.append(f'<text x="{label_w - 8}" y="{y + 19}" text-anchor="end" font-size="14" fill="{TEXT}">{escape(label)}</text>')
         parts.append(f'<rect x="{label_w}" y="{y + 5}" width="{w:.1f}" height="{row - 10}" fill="{colour}">'
                      f'<title>{escape(label)}: {value}</title></rect>')
-        parts.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 19}" font-size="14" fill="{TEXT}">{value}</text>')
+        parts.append(f'<text class="total" data-label="{escape(label)}" x="{label_w + w + 6:.1f}" y="{y + 19}" '
+                     f'font-size="14" fill="{TEXT}">{value}</text>')
     if not labels:
         parts.append(f'<text x="{WIDTH / 2}" y="{TOP + 18}" text-anchor="middle" font-size="14" fill="{AXIS}">—</text>')
     return _frame(title, top, parts, height)

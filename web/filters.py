@@ -18,7 +18,7 @@ from typing import Iterator, Mapping, Optional
 from sqlalchemy import and_, func, literal, or_
 from sqlmodel import Session, select
 
-from checkpoint.models import OUTCOMES, Entry
+from checkpoint.models import OUTCOMES, Entry, Override
 from checkpoint.reasons import family
 
 SORTS = ("newest", "oldest", "hottest", "coolest")
@@ -58,17 +58,25 @@ def _float(text: str, name: str) -> Optional[float]:
         raise FilterError(f"{name}: expected a number") from exc
 
 
+def final_outcome():
+    """The entry's final outcome as SQL: its latest override's outcome, else its own (checkpoint.counts)."""
+    latest = (select(Override.outcome).where(Override.entry_uid == Entry.uid).order_by(Override.id.desc())
+              .limit(1).correlate(Entry).scalar_subquery())
+    return func.coalesce(latest, Entry.outcome)
+
+
 @dataclass(frozen=True)
 class EntryFilter:
     first: str
     last: str
     gate: Optional[str] = None
-    outcome: Optional[str] = None
+    outcome: Optional[str] = None  # the final outcome (a guard's override when there is one)
     reason: Optional[str] = None  # any of Entry.reasons
     primary: Optional[str] = None  # Entry.primary_reason
     tmin: Optional[float] = None
     tmax: Optional[float] = None
     sort: str = "newest"
+    original: Optional[str] = None  # the gate's own outcome, whatever a guard made of it
 
     @classmethod
     def from_args(cls, args: Mapping[str, str], default_day: str, fixed_gate: Optional[str] = None) -> "EntryFilter":
@@ -79,9 +87,10 @@ class EntryFilter:
         gate = fixed_gate or (args.get("gate") or None)
         if gate and not GATE.fullmatch(gate):
             raise FilterError("gate: not a gate id")
-        outcome = args.get("outcome") or None
-        if outcome and outcome not in OUTCOMES:
-            raise FilterError(f"outcome: one of {', '.join(OUTCOMES)}")
+        outcome, original = args.get("outcome") or None, args.get("original") or None
+        for name, value in (("outcome", outcome), ("original", original)):
+            if value and value not in OUTCOMES:
+                raise FilterError(f"{name}: one of {', '.join(OUTCOMES)}")
         reason, primary = args.get("reason") or None, args.get("primary") or None
         for name, code in (("reason", reason), ("primary", primary)):
             if code and not CODE.fullmatch(code):
@@ -90,7 +99,7 @@ class EntryFilter:
         if sort not in SORTS:
             raise FilterError(f"sort: one of {', '.join(SORTS)}")
         return cls(first, last, gate, outcome, reason, primary, _float(args.get("tmin", ""), "tmin"),
-                   _float(args.get("tmax", ""), "tmax"), sort)
+                   _float(args.get("tmax", ""), "tmax"), sort, original)
 
     def query_args(self) -> dict[str, str]:
         """The filter as URL parameters (for links and the CSV export)."""
@@ -112,9 +121,11 @@ class EntryFilter:
             upper = datetime.combine(date.fromisoformat(self.last) + timedelta(days=1), time(), timezone.utc) \
                 + timedelta(hours=12)
             where += [Entry.decided_at >= lower, Entry.decided_at < upper]
-        for column, value in ((Entry.gate_id, self.gate), (Entry.outcome, self.outcome)):
+        for column, value in ((Entry.gate_id, self.gate), (Entry.outcome, self.original)):
             if value:
                 where.append(((column + literal("")) if time_order else column) == value)
+        if self.outcome:  # the final outcome: an entry a guard turned into a denial is a denial
+            where.append(final_outcome() == self.outcome)
         # A code matches its legacy codes too (mask_incorrect: the older mask_below_nose rows).
         if self.reason:
             padded = literal(",") + Entry.reasons + literal(",")

@@ -144,6 +144,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "log.first": ("Halaman pertama", "First page"),
     "log.empty": ("Tidak ada entri yang cocok.", "No matching entries."),
     "log.bad_filter": ("Saringan tidak valid", "Invalid filter"),
+    "log.original": ("keputusan pintu", "gate's decision"),
+    "log.final_hint": ("Keputusan akhir: perubahan petugas bila ada, keputusan pintu tetap tercatat di sampingnya.",
+                       "The final decision: a guard's override when there is one; the gate's own stays beside it."),
+    "reason.override": ("Ditolak petugas", "Denied by a guard"),
     "reports.title": ("Laporan", "Reports"),
     "reports.daily": ("Pengunjung per hari", "Visitors per day"),
     "reports.hourly": ("Sebaran per jam", "Visitors by hour"),
@@ -153,6 +157,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "reports.table": ("Tabel", "Table"),
     "reports.total": ("Total", "Total"),
     "reports.peak": ("Jam tersibuk", "Peak hour"),
+    "reports.by_gate": ("Per pintu", "By gate"),
+    "reports.export_days": ("Unduh CSV per hari", "Download CSV by day"),
+    "reports.export_gates": ("Unduh CSV per pintu", "Download CSV by gate"),
+    "reports.remeasure_beside": ("Permintaan ukur ulang (batang tipis, bukan pengunjung)",
+                                 "Re-measure requests (thin bar, not visitors)"),
+    "reports.definitions": ("Pengunjung = diizinkan + ditolak menurut keputusan akhir (perubahan petugas bila ada). "
+                            "Permintaan ukur ulang dihitung terpisah: pengunjung dihitung sekali, saat keputusan "
+                            "berikutnya. Grafik dan tabel memakai angka yang sama.",
+                            "Visitors = allowed + denied by final decision (a guard's override when there is one). "
+                            "Re-measure requests are counted apart: the visitor counts once, at the decision that "
+                            "follows. Charts and tables show the same figures."),
     "admin.users": ("Pengguna", "Users"),
     "admin.add": ("Tambah pengguna", "Add user"),
     "admin.role": ("Peran", "Role"),
@@ -209,6 +224,8 @@ def translate(key: str, language: Optional[str] = None) -> str:
 
 
 def reason_label(code: str) -> str:
+    if code == "override":  # checkpoint.counts.GUARD_OVERRIDE: denials a guard made
+        return translate("reason.override")
     return reasons.label(code, current_language())
 
 

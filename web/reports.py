@@ -5,12 +5,14 @@ Each chart is inline SVG drawn on the server, with the table behind it.
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 from typing import Optional
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 
-from checkpoint.counts import daily_counts, daily_range
+from checkpoint.counts import DailyCounts, daily_counts, daily_range, gates_in_range, total
 from web import charts
 from web.auth import requires
 from web.filters import GATE, FilterError, parse_day
@@ -40,6 +42,15 @@ def report_gate(args):
     return gate
 
 
+COLUMNS = ("visitors", "allowed", "denied", "remeasure", "flagged", "overridden", "exits")
+
+
+def per_gate(session, first: str, last: str, gate: Optional[str]) -> list[DailyCounts]:
+    """Each gate's totals over the range (the one gate asked for, or every gate with entries or exits)."""
+    gates = [gate] if gate else gates_in_range(session, first, last)
+    return [total(daily_range(session, first, last, g), gate_id=g) for g in gates]
+
+
 @bp.route("/reports")
 @requires("reports")
 def index():
@@ -54,22 +65,54 @@ def index():
         gate, error = state().gate, str(exc)
     days = daily_range(session, first, last, gate)
     one_day = daily_counts(session, day, gate)
-    reasons: dict[str, int] = {}
-    for counts in days:
-        for code, n in counts.denied_by_reason.items():
-            reasons[code] = reasons.get(code, 0) + n
-    reason_rows = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+    summed = total(days, gate_id=gate)
+    reason_rows = sorted(summed.denied_by_reason.items(), key=lambda item: (-item[1], item[0]))
+    # The bars are visitors (allowed + denied, final outcomes): the number on each is the table's "Visitors".
+    # Re-measure requests are no visitors of their own: a thin bar beside, outside the total.
     daily_chart = charts.stacked_bars(translate("reports.daily"), [c.day[5:] for c in days], [
         (translate("screen.allowed"), GREEN, [c.allowed for c in days]),
         (translate("screen.denied"), RED, [c.denied for c in days]),
-        (translate("screen.remeasure"), AMBER, [c.remeasure for c in days]),
-    ], width=1200)
+    ], width=1200, beside=(translate("screen.remeasure_requests"), AMBER, [c.remeasure for c in days]))
     hourly_chart = charts.bars(translate("reports.hourly"), [f"{h:02d}" for h in range(24)], one_day.hourly)
     reason_chart = charts.horizontal_bars(translate("reports.reasons"), [reason_label(c) for c, _ in reason_rows],
                                           [n for _, n in reason_rows], RED)
-    totals = {key: sum(getattr(c, key) for c in days)
-              for key in ("visitors", "allowed", "denied", "remeasure", "flagged", "overridden", "exits")}
+    totals = {key: getattr(summed, key) for key in COLUMNS}
+    gates = per_gate(session, first, last, gate)
     return render_template("reports.html", first=first, last=last, gate=gate, day=day, days=days, one_day=one_day,
                            reason_rows=reason_rows, daily_chart=daily_chart, hourly_chart=hourly_chart,
-                           reason_chart=reason_chart, totals=totals, error=error, gates=gate_ids(session)), \
-        400 if error else 200
+                           reason_chart=reason_chart, totals=totals, error=error, gates=gate_ids(session),
+                           by_gate=gates), 400 if error else 200
+
+
+@bp.route("/reports.csv")
+@requires("export")
+def export():
+    """The report's tables as CSV: one row per local day (and gate, ``by=gate``: one per gate), then the total."""
+    session = db()
+    try:
+        gate = report_gate(request.args)
+        first, last = report_range(request.args, current_app.config["REPORT_MAX_DAYS"], gate)
+    except (FilterError, ValueError) as exc:
+        return Response(f"invalid report: {exc}\n", status=400, mimetype="text/plain")
+    by_gate = request.args.get("by") == "gate"
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(("from", "to", "day", "gate_id") + COLUMNS + ("peak_hour", "denied_by_reason"))
+
+    def row(counts: DailyCounts, day: str, gate_id: str) -> tuple:
+        reasons = "; ".join(f"{code}={n}" for code, n in sorted(counts.denied_by_reason.items()))
+        return (first, last, day, gate_id) + tuple(getattr(counts, key) for key in COLUMNS) + \
+            ("" if counts.peak_hour is None else counts.peak_hour, reasons)
+
+    if by_gate:
+        rows = per_gate(session, first, last, gate)
+        for counts in rows:
+            writer.writerow(row(counts, "", counts.gate_id))
+    else:
+        rows = daily_range(session, first, last, gate)
+        for counts in rows:
+            writer.writerow(row(counts, counts.day, gate or ""))
+    writer.writerow(row(total(rows), "total", gate or ""))
+    name = f"report_{first}_{last}{'_by_gate' if by_gate else ''}.csv"
+    return Response(buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})

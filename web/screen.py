@@ -23,6 +23,7 @@ from checkpoint.models import OUTCOMES, Override
 from web import events
 from web.auth import requires
 from web.health import GateHealth, database_and_gates
+from web.users import can
 from web.i18n import translate
 from web.queries import EntryView, entry_by_uid, gate_ids, gate_names, latest_overrides, recent_entries, today_summary
 from web.state import db, selected_gate, state, today, zone_for
@@ -180,10 +181,13 @@ def override():
                                  by_user=g.user.username, outcome=outcome, reason=reason))
             session.commit()
             flash(translate("screen.override_done"))
+            if request.form.get("back") == "log" and can(g.user, "log"):
+                return redirect(url_for("log.entries", **{"from": entry.local_date}))
             return redirect(url_for("screen.index", gate=request.form.get("back_gate") or None))
     current = latest_overrides(session, [entry.uid]).get(entry.uid)
     return render_template("override.html", entry=entry, current=current, outcomes=OUTCOMES, error=error,
-                           back_gate=request.values.get("back_gate", "")), 400 if error else 200
+                           back_gate=request.values.get("back_gate", ""),
+                           back="log" if request.values.get("back") == "log" else ""), 400 if error else 200
 
 
 @bp.route("/exit", methods=["POST"])

@@ -88,6 +88,34 @@ def test_override_to_allowed_counts_for_occupancy(sqlite_url):
                              outcome="allowed", reason="mask put on at the desk"))
         session.commit()
         assert occupancy(session, "2026-11-24") == 1
-        assert daily_counts(session, "2026-11-24").overridden == 1
-        assert daily_counts(session, "2026-11-24").denied == 1  # the original decision stays counted
+        day = daily_counts(session, "2026-11-24")
+        assert day.overridden == 1
+        # counted by its final outcome (the override); the entry itself still says denied
+        assert (day.visitors, day.allowed, day.denied, day.denied_by_reason) == (1, 1, 0, {})
+        assert session.get(Entry, denied.id).outcome == "denied"
     engine.dispose()
+
+
+def test_every_count_uses_the_final_outcome(db_url):
+    """The latest override of an entry decides where it counts: allowed, denied (under "override" among the
+    denials when a guard made it one), or re-measure; the hourly visitors follow."""
+    rows = [entry(utc(2026, 11, 24, 2, 0)),  # 09:00, allowed, then overridden to denied
+            entry(utc(2026, 11, 24, 2, 10), "denied", "fever"),  # 09:10, denied, then allowed, then denied again
+            entry(utc(2026, 11, 24, 3, 0), "remeasure", "no_face"),  # 10:00, re-measure, then allowed
+            entry(utc(2026, 11, 24, 3, 5), "denied", "no_mask"),  # 10:05, denied, overridden to denied (no change)
+            entry(utc(2026, 11, 24, 4, 0))]  # 11:00, allowed, untouched
+    engine = record(db_url, rows)
+    overrides = [(rows[0], "denied"), (rows[1], "allowed"), (rows[1], "denied"), (rows[2], "allowed"),
+                 (rows[3], "denied")]
+    with Session(engine) as session:
+        for i, (row, outcome) in enumerate(overrides):
+            session.add(Override(entry_uid=row.uid, gate_id="east", at=utc(2026, 11, 24, 5, i), by_user="guard1",
+                                 outcome=outcome, reason="checked at the desk"))
+        session.commit()
+        day = daily_counts(session, "2026-11-24")
+        inside = occupancy(session, "2026-11-24")
+    engine.dispose()
+    assert (day.visitors, day.allowed, day.denied, day.remeasure, day.overridden) == (5, 2, 3, 0, 4)
+    assert day.denied_by_reason == {"override": 1, "fever": 1, "no_mask": 1}
+    assert day.hourly[9] == 2 and day.hourly[10] == 2 and day.hourly[11] == 1 and sum(day.hourly) == day.visitors
+    assert inside == day.allowed
