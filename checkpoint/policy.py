@@ -22,10 +22,11 @@ from checkpoint.models import ALLOWED, DENIED, REMEASURE
 DENY = "deny"
 ASK_AGAIN = "remeasure"
 
-# Order in which reasons are listed: what the visitor must act on first.
+# Order in which reasons are listed: what the visitor must act on first. A high first reading comes before a
+# full building: the visitor is asked to rest and re-test whatever the occupancy (it may have changed by then).
 PRIORITY = (
-    R.SCANNER_FAULT, R.CAMERA_FAULT, R.FEVER, R.NO_MASK, R.MASK_INCORRECT, R.CAPACITY_FULL,
-    R.FEVER_RETEST, R.IMPLAUSIBLE, R.NO_READING, R.NO_FACE, R.FACE_TURNED, R.MASK_UNCERTAIN,
+    R.SCANNER_FAULT, R.CAMERA_FAULT, R.FEVER, R.NO_MASK, R.MASK_INCORRECT, R.FEVER_RETEST,
+    R.CAPACITY_FULL, R.IMPLAUSIBLE, R.NO_READING, R.NO_FACE, R.FACE_TURNED, R.MASK_UNCERTAIN,
 )
 
 
@@ -194,7 +195,10 @@ def decide(visit: Visit, context: Context, rules: RulesConfig, rules_json: Optio
     mask_class = _mask(visit, rules, found)
     _capacity(context, rules, found)
     effects = found.effects
-    if DENY in effects.values():
+    denials = {code for code, effect in effects.items() if effect == DENY}
+    # A high first reading while the building is full: asked to re-test (capacity_full still listed), not only
+    # told to wait, so the reading is never hidden behind the occupancy.
+    if denials and not (R.FEVER_RETEST in effects and denials == {R.CAPACITY_FULL}):
         outcome = DENIED
     elif ASK_AGAIN in effects.values():
         outcome = REMEASURE

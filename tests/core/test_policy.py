@@ -174,6 +174,22 @@ def test_capacity_full_denies_only_when_limited():
     assert decide(visit(36.5), Context(occupancy=49), rules(capacity={"mode": "deny", "limit": 50})).outcome == "allowed"
 
 
+def test_a_high_first_reading_asks_for_a_retest_even_when_the_building_is_full():
+    full, capacity = Context(occupancy=50), {"mode": "deny", "limit": 50, "scope": "building"}
+    for temp in (37.7, 37.8):
+        decision = decide(visit(temp), full, rules(capacity=capacity))
+        assert decision.outcome == "remeasure" and decision.reasons == (R.FEVER_RETEST, R.CAPACITY_FULL)
+        assert decision.primary_reason == R.FEVER_RETEST  # the screen asks to rest and re-test first
+    # the re-test itself: a confirmed fever is a denial, whatever the occupancy
+    confirmed = decide(visit(37.8, is_retest=True), full, rules(capacity=capacity))
+    assert confirmed.outcome == "denied" and confirmed.reasons == (R.FEVER, R.CAPACITY_FULL)
+    # a re-test request never lets anyone in past another denial
+    unmasked = decide(visit(37.8, mask=UNMASKED), full, rules(capacity=capacity))
+    assert unmasked.outcome == "denied" and unmasked.reasons == (R.NO_MASK, R.FEVER_RETEST, R.CAPACITY_FULL)
+    # a normal reading while full still waits
+    assert decide(visit(36.6), full, rules(capacity=capacity)).reasons == (R.CAPACITY_FULL,)
+
+
 def test_faults():
     scanner_down = decide(visit(scanner_down=True), Context(), RulesConfig())
     assert scanner_down.outcome == "denied" and scanner_down.reasons == (R.SCANNER_FAULT,)
