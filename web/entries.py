@@ -5,23 +5,28 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-from typing import Iterator
+from typing import Iterator, Optional
 
 from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
 from sqlmodel import Session
 
 from checkpoint.models import OUTCOMES
-from checkpoint.reasons import current_codes
+from checkpoint.reasons import current_codes, label, split_codes
 from web.auth import requires
 from web.filters import SORTS, EntryFilter, FilterError, count, iterate, page
-from web.queries import gate_ids, latest_overrides, with_overrides
+from web.i18n import current_language
+from web.queries import gate_ids, gate_names, latest_overrides, with_overrides
 from web.state import db, selected_gate, state, today, zone_for
 
 bp = Blueprint("log", __name__)
 
-CSV_COLUMNS = ("id", "uid", "gate_id", "local_time", "local_date", "outcome", "flagged", "reasons", "primary_reason",
+# outcome is the gate's own decision, final_outcome the one that counts (a guard's latest override, else the
+# outcome); the *_label columns are the codes in words, in the language of the page that asked
+CSV_COLUMNS = ("id", "uid", "gate_id", "local_time", "local_date", "outcome", "final_outcome", "flagged",
+               "reasons", "reason_labels", "primary_reason", "primary_reason_label",
                "body_c", "object_c", "ambient_c", "offset_c", "calibration", "sensor_id", "mask_class",
-               "mask_confidence", "face_seen", "override_outcome", "override_by", "override_reason", "override_at")
+               "mask_confidence", "face_seen", "override_outcome", "override_by", "override_reason", "override_at",
+               "gate_name")
 
 
 def parse_filter() -> EntryFilter:
@@ -73,7 +78,8 @@ class _SafeWriter:
         self._writer.writerow([v if isinstance(v, (int, float, _Number)) else _cell(v) for v in row])
 
 
-def csv_lines(engine, flt: EntryFilter) -> Iterator[str]:
+def csv_lines(engine, flt: EntryFilter, language: str = "id", names: Optional[dict[str, str]] = None) -> Iterator[str]:
+    names = names or {}
     buffer = io.StringIO()
     writer = _SafeWriter(csv.writer(buffer))  # formula protection on every text cell
 
@@ -94,10 +100,14 @@ def csv_lines(engine, flt: EntryFilter) -> Iterator[str]:
                 o = overrides.get(e.uid)
                 writer.writerow((
                     e.id, e.uid, e.gate_id, e.decided_at.astimezone(zone).isoformat(timespec="seconds"), e.local_date,
-                    e.outcome, int(e.flagged), e.reasons, e.primary_reason, _num(e.body_c), _num(e.object_c),
+                    e.outcome, o.outcome if o else e.outcome, int(e.flagged),
+                    e.reasons, "; ".join(label(code, language) for code in split_codes(e.reasons)),
+                    e.primary_reason, label(e.primary_reason, language) if e.primary_reason else "",
+                    _num(e.body_c), _num(e.object_c),
                     _num(e.ambient_c), _num(e.offset_c), e.calibration, _cell(e.sensor_id), e.mask_class or "",
                     _num(e.mask_confidence), int(e.face_seen), o.outcome if o else "", _cell(o.by_user) if o else "",
                     _cell(o.reason) if o else "", o.at.astimezone(zone).isoformat(timespec="seconds") if o else "",
+                    _cell(names.get(e.gate_id, e.gate_id)),
                 ))
             yield take()
 
@@ -114,6 +124,9 @@ def export():
     except FilterError as exc:
         return Response(f"invalid filter: {exc}\n", status=400, mimetype="text/plain")
     zone_for(None)  # load the gates' time zones while the request's context is at hand
+    names = gate_names(db())
+    settings = state().settings
+    names.setdefault(settings.gate.id, settings.gate.name)
     name = f"entries_{flt.first}_{flt.last}.csv"
-    return Response(stream_with_context(csv_lines(state().engine, flt)), mimetype="text/csv",
+    return Response(stream_with_context(csv_lines(state().engine, flt, current_language(), names)), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
