@@ -176,6 +176,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, help="use an evenly spread sample of this many validation images")
     parser.add_argument("--passes", type=int, default=3, help="timing passes over the 640x480 frames (default 3)")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    parser.add_argument("--model", help="mask classifier file (default: the shipped one)")
     args = parser.parse_args()
     shared = shared_dir()
     data = shared / "datasets" / "faces-chandrikadeb7"
@@ -192,7 +193,7 @@ def main() -> int:
     # Same rule for both models: the largest face, whatever its size (8 px is the
     # least the configuration allows; the photos are small). The photos go
     # through the pipeline as `mask eval` runs it, the frames as the camera does.
-    config = MaskConfig(min_face_px=8)
+    config = MaskConfig(min_face_px=8, model=args.model or "")
     photos, camera = MaskPipeline(config, still_images=True), MaskPipeline(config)
     peer = AizooPeer(peer_dir).predict if (peer_dir / "face_mask_detection.caffemodel").is_file() else None
     if peer is None:

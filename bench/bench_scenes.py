@@ -77,6 +77,7 @@ def main() -> int:
     parser.add_argument("--reach-side", type=int, help="override mask.reach_side (0: first pass only)")
     parser.add_argument("--detector-side", type=int, help="override mask.detector_side")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    parser.add_argument("--model", help="mask classifier file (default: the shipped one)")
     args = parser.parse_args()
     data = shared_dir() / "datasets" / "scenes-kaggle-cc0"
     if not data.is_dir():
@@ -86,7 +87,7 @@ def main() -> int:
     frames = frames_of(data, args.split)
     update = {k: v for k, v in (("reach_side", args.reach_side), ("detector_side", args.detector_side))
               if v is not None}
-    config = MaskConfig().model_copy(update=update)
+    config = MaskConfig(model=args.model or "").model_copy(update=update)
     pipeline = MaskPipeline(config)
     peer_dir = shared_dir() / "peers" / "aizootech-facemask"
     peer = AizooPeer(peer_dir) if (peer_dir / "face_mask_detection.caffemodel").is_file() else None

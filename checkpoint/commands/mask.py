@@ -59,6 +59,7 @@ def configure(parser) -> None:
     tr.add_argument("--width", type=int, default=24, help="channels of the first layer (default 24)")
     tr.add_argument("--no-synthetic", action="store_true",
                     help="train without the synthetic incorrect masks and hands at the mouth")
+    tr.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     tr.add_argument("--no-pose-augment", action="store_true",
                     help="train without strong tilts, turned heads, coloured light and dim views (the first recipe)")
     tr.add_argument("--cache", help="keep the detected faces in this .npz file and reuse them on the next run")
@@ -161,7 +162,7 @@ def _train(args) -> int:
     *data_dirs, out_dir = args.dirs
     meta = train(data_dirs, out_dir, epochs=args.epochs, seed=args.seed, face_score=_mask_config(args).face_score,
                  input_size=args.input_size, width=args.width, synthetic=not args.no_synthetic,
-                 pose=not args.no_pose_augment, cache=args.cache, log=log)
+                 pose=not args.no_pose_augment, cache=args.cache, threads=args.threads, log=log)
     print(json.dumps({"validation": meta["validation"]}))
     return 0
 

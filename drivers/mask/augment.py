@@ -21,7 +21,7 @@ def geometric(ctx: np.ndarray, size: int, rng: np.random.Generator, pose: bool =
     """Scale, shift, rotation and flip; with ``pose`` also strongly tilted
     (to +-40 degrees) and turned heads (a perspective warp)."""
     zoom = rng.uniform(0.85, 1.2)  # >1 shows more context (face smaller)
-    angle = rng.uniform(-40, 40) if pose and rng.random() < 0.5 else rng.uniform(-12, 12)
+    angle = rng.uniform(-40, 40) if pose and rng.random() < 0.3 else rng.uniform(-12, 12)
     src_side = CONTEXT / CONTEXT_EXTRA * zoom
     s = size / src_side
     c = CONTEXT / 2 + rng.uniform(-0.08, 0.08, 2) * src_side
@@ -29,7 +29,7 @@ def geometric(ctx: np.ndarray, size: int, rng: np.random.Generator, pose: bool =
     m[:, 2] += np.array([size / 2, size / 2]) - c
     out = cv2.warpAffine(ctx, m, (size, size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REFLECT101)
-    if pose and rng.random() < 0.3:  # a turned head: one side of the face nearer the camera
+    if pose and rng.random() < 0.2:  # a turned head: one side of the face nearer the camera
         out = turned(out, rng.uniform(0.08, 0.3), rng)
     return out[:, ::-1] if rng.random() < 0.5 else out
 

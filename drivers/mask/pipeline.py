@@ -31,14 +31,24 @@ def is_flat(frame_bgr: np.ndarray, face: Face) -> bool:
     return float(frame_bgr[y0:y1:step, x0:x1:step].std()) < FLAT_STD
 
 
+def covers_centre(face: Face, frame_size: tuple[int, int], grow: float = 0.5) -> bool:
+    """True when the face box, grown by ``grow`` of its size on each side, holds the frame's centre."""
+    cx, cy = frame_size[0] / 2, frame_size[1] / 2
+    return (face.x - grow * face.w <= cx <= face.x + (1 + grow) * face.w
+            and face.y - grow * face.h <= cy <= face.y + (1 + grow) * face.h)
+
+
 def choose_visitor(faces: Sequence[Face], frame_size: tuple[int, int], roi: Optional[Roi] = None,
-                   min_face_px: float = 0) -> Optional[Face]:
+                   min_face_px: float = 0, photo: bool = False) -> Optional[Face]:
     """The visitor: the largest face whose centre lies in the region of interest
     (fractions x, y, w, h of the frame) and whose shorter side is at least
     ``min_face_px``; None when there is none.
 
     Faces scoring at least CONFIDENT_SCORE are preferred: a large doubtful
-    detection (a poster, a patterned shirt) does not hide a clear face."""
+    detection (a poster, a patterned shirt) does not hide a clear face. With
+    ``photo`` (a still photo of one person) a face at the photo's centre is
+    preferred over a larger one beside it: a neighbour nearer the camera is
+    not the subject."""
     width, height = frame_size
     candidates = []
     for f in faces:
@@ -50,6 +60,9 @@ def choose_visitor(faces: Sequence[Face], frame_size: tuple[int, int], roi: Opti
             if not (rx <= cx <= rx + rw and ry <= cy <= ry + rh):
                 continue
         candidates.append(f)
+    if photo:
+        central = [f for f in candidates if covers_centre(f, frame_size)]
+        candidates = central or candidates
     confident = [f for f in candidates if f.score >= CONFIDENT_SCORE]
     return max(confident or candidates, key=lambda f: f.area, default=None)
 
@@ -95,6 +108,7 @@ class MaskPipeline:
     def __init__(self, config: MaskConfig, roi: Optional[Roi] = None, still_images: bool = False) -> None:
         self.config = config
         self.roi = roi
+        self.still_images = still_images
         self.detector = FaceDetector(config.face_score, retry_max_side=None if still_images else RETRY_MAX_SIDE,
                                      tile_retry=still_images, side=config.detector_side,
                                      reach_side=config.reach_side, reach_score=config.reach_score)
@@ -114,7 +128,8 @@ class MaskPipeline:
 
         Detections of at least ``min_face_px`` are checked by the classifier
         (one batch) and dropped when it judges them no face; smaller ones are
-        kept as they are (they never become the visitor)."""
+        kept as they are (they never become the visitor). A still photo keeps
+        its detections when the check would drop all of them."""
         self._probs = {}
         found = [f for f in self._detect(frame_bgr) if not is_flat(frame_bgr, f)]
         large = [f for f in found if min(f.w, f.h) >= self.config.min_face_px]
@@ -127,7 +142,10 @@ class MaskPipeline:
                 dropped.add(id(f))
             else:
                 self._probs[id(f)] = (probs, crop)
-        return [f for f in found if id(f) not in dropped]
+        kept = [f for f in found if id(f) not in dropped]
+        if self.still_images and not any(min(f.w, f.h) >= self.config.min_face_px for f in kept):
+            return found  # a photo is known to show someone: the check only ranks, it never empties it
+        return kept
 
     def crop(self, frame_bgr: np.ndarray, face: Face) -> np.ndarray:
         return crop_face(frame_bgr, (face.x, face.y, face.w, face.h), self.classifier.input_size)
@@ -144,7 +162,7 @@ class MaskPipeline:
 
     def visitor(self, frame_bgr: np.ndarray, faces: Sequence[Face]) -> Optional[Face]:
         h, w = frame_bgr.shape[:2]
-        return choose_visitor(faces, (w, h), self.roi, self.config.min_face_px)
+        return choose_visitor(faces, (w, h), self.roi, self.config.min_face_px, photo=self.still_images)
 
     def observe(self, frame_bgr: np.ndarray, t: float) -> MaskObservation:
         h, w = frame_bgr.shape[:2]

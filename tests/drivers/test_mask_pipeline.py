@@ -134,3 +134,11 @@ def test_figures_on_a_sample_of_the_validation_split():
     assert figures["accuracy"] >= 0.95
     assert figures["recall_with_mask"] >= 0.93 and figures["recall_without_mask"] >= 0.93
     assert figures["no_face_rate"] <= 0.02
+
+
+def test_a_photo_of_one_person_is_about_the_face_at_its_centre():
+    subject, neighbour = face(90, 90, 60, 60), face(170, 0, 70, 70)  # the neighbour is nearer the camera
+    assert choose_visitor([subject, neighbour], (240, 240)) is neighbour  # a camera frame: the largest
+    assert choose_visitor([subject, neighbour], (240, 240), photo=True) is subject
+    # no face at the centre: the largest still counts
+    assert choose_visitor([face(0, 0, 40, 40), face(180, 180, 60, 60)], (240, 240), photo=True).w == 60
