@@ -13,6 +13,7 @@ DESCRIPTION = """Replay a session fixture through the real agent into a fresh da
 
   checkpoint replay tests/fixtures/sessions/normal-entries --fast --json
   checkpoint replay DIR --check        # exit 1 on any difference from expected.json
+  checkpoint replay tests/fixtures/sessions/* --check   # every session; other paths skipped with a note
 
 A session directory holds session.toml, config.toml, a scanner capture, camera
 observations (JSON lines) and expected.json (see checkpoint/replay.py)."""
@@ -32,8 +33,15 @@ def configure(parser) -> None:
 def run(args) -> int:
     from checkpoint.replay import SessionError, differences, load_session, replay
 
-    failed = False
+    failed, replayed = False, 0
+    several = len(args.session) > 1
     for directory in args.session:
+        if several and not (Path(directory) / "session.toml").is_file():
+            # a glob such as sessions/* also names make_sessions.py (or __pycache__): not sessions, skipped
+            print(f"checkpoint replay: {directory}: skipped, not a session fixture (no session.toml)",
+                  file=sys.stderr)
+            continue
+        replayed += 1
         try:
             session = load_session(directory)
             with tempfile.TemporaryDirectory(prefix="checkpoint-replay-") as tmp:
@@ -66,4 +74,7 @@ def run(args) -> int:
             failed = failed or bool(problems)
             if not problems:
                 print(f"{directory}: {len(result.decisions)} decisions match expected.json", file=sys.stderr)
+    if not replayed:
+        print("checkpoint replay: none of the paths is a session fixture", file=sys.stderr)
+        return 2
     return 1 if failed else 0

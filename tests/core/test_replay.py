@@ -62,3 +62,28 @@ def test_check_passes_from_the_command_line():
                              "--check", "--log-level", "warning"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "4 decisions match expected.json" in result.stderr
+
+
+def test_the_readmes_replay_command_replays_every_session():
+    """`checkpoint replay tests/fixtures/sessions/* --check`, exactly as the README writes it, from the
+    repository's root: the glob also names make_sessions.py, which is skipped with a note."""
+    root = SESSIONS.parents[2]
+    command = "checkpoint replay tests/fixtures/sessions/* --check"
+    assert f"`{command}`" in (root / "README.md").read_text(encoding="utf-8")
+    checkpoint = Path(sys.executable).with_name("checkpoint")
+    runner = str(checkpoint) if checkpoint.exists() else f"{sys.executable} -m checkpoint"
+    result = subprocess.run(command.replace("checkpoint", runner, 1), shell=True, cwd=root, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    matched = [line for line in result.stderr.splitlines() if line.endswith("match expected.json")]
+    assert len(matched) == len(ALL) == 12
+    assert "make_sessions.py: skipped, not a session fixture" in result.stderr
+
+
+def test_a_path_that_is_no_session_alone_is_an_error(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "checkpoint", "replay", str(tmp_path), "--check"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "not a session fixture" in result.stderr
+    result = subprocess.run([sys.executable, "-m", "checkpoint", "replay", str(tmp_path), str(tmp_path / "x.py"),
+                             "--check"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "none of the paths is a session fixture" in result.stderr
