@@ -68,6 +68,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "screen.by": ("oleh", "by"),
     "screen.exit": ("Catat keluar", "Record exit"),
     "screen.exit_done": ("Keluar dicatat.", "Exit recorded."),
+    "screen.exit_failed": ("Keluar BELUM dicatat: basis data sedang sibuk atau tidak terjangkau. Coba lagi sebentar.",
+                           "Exit NOT recorded: the database is busy or out of reach. Please try again in a moment."),
     "screen.override_done": ("Keputusan diubah.", "Decision overridden."),
     "screen.mute": ("Bunyi: nyala", "Sound: on"),
     "screen.unmute": ("Bunyi: mati", "Sound: off"),

@@ -190,14 +190,91 @@ def override():
                            back="log" if request.values.get("back") == "log" else ""), 400 if error else 200
 
 
+EXIT_WAIT_S = 5.0  # default of the app config EXIT_WAIT_S: how long POST /exit waits for a locked log
+
+
 @bp.route("/exit", methods=["POST"])
 @requires("exit")
 def record_exit():
+    """A guard records a person leaving. The exit is written at once, retried while the log is locked or out
+    of reach for at most EXIT_WAIT_S, and read back: only a stored exit is answered "recorded" (back to the
+    screen, or 201 JSON); else 503 "not recorded, try again" with Retry-After, and nothing is stored."""
     gate = selected_gate(request.form.get("gate")) or state().settings.gate.id
     session = db()
-    if gate not in gate_ids(session) and gate != state().settings.gate.id:
+    try:
+        known = gate == state().settings.gate.id or gate in gate_ids(session)
+    except SQLAlchemyError as exc:
+        session.rollback()
+        return _exit_not_recorded(exc)
+    if not known:
         abort(400, "unknown gate")
-    session.add(build_exit(gate, zone_for(gate), time.time(), "guard", g.user.username))
-    session.commit()
+    row = build_exit(gate, zone_for(gate), time.time(), "guard", g.user.username)
+    problem = _store_exit(row, float(current_app.config.get("EXIT_WAIT_S", EXIT_WAIT_S)))
+    if problem is not None:
+        return _exit_not_recorded(problem)
+    if _wants_json():
+        return {"recorded": True, "uid": row.uid, "gate_id": row.gate_id, "at": row.at.isoformat()}, 201
     flash(translate("screen.exit_done"))
     return redirect(url_for("screen.index", gate=request.form.get("back_gate") or None))
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json" or request.is_json
+
+
+def _store_exit(row, wait_s: float) -> Optional[BaseException]:
+    """Write ``row`` (one uid: a retry never stores it twice), retrying for up to ``wait_s``; each try waits for
+    a lock no longer than the time left. None once the row is read back from the log, else the last error."""
+    from sqlmodel import Session, select
+
+    from checkpoint.models import Exit
+
+    engine = state().engine
+    sqlite = engine.url.get_backend_name() == "sqlite"
+    deadline = time.monotonic() + wait_s
+    fields = row.model_dump()
+    delay, problem = 0.05, None
+    while True:
+        left_ms = int((deadline - time.monotonic()) * 1000)
+        if left_ms <= 0:
+            return problem
+        try:
+            with engine.connect() as connection:
+                if sqlite:  # the busy timeout is the connection's: set for this try, then given back
+                    default_ms = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+                    connection.exec_driver_sql(f"PRAGMA busy_timeout={left_ms}")
+                    connection.commit()
+                try:
+                    with Session(bind=connection) as session:
+                        if not sqlite:  # PostgreSQL: a lock or a stall ends the try within the time left
+                            session.connection().exec_driver_sql(f"SET LOCAL lock_timeout = {left_ms}")
+                            session.connection().exec_driver_sql(f"SET LOCAL statement_timeout = {left_ms}")
+                        stored = session.exec(select(Exit.uid).where(Exit.uid == row.uid)).first()
+                        if stored is None:  # not there from a try whose answer was lost
+                            session.add(Exit(**fields))
+                            session.commit()
+                        if session.exec(select(Exit.uid).where(Exit.uid == row.uid)).first() is None:
+                            raise RuntimeError("the exit was not in the log after its commit")
+                finally:
+                    if sqlite:
+                        connection.exec_driver_sql(f"PRAGMA busy_timeout={int(default_ms)}")
+            return None
+        except (SQLAlchemyError, RuntimeError) as exc:
+            problem = exc
+            log.warning("exit for gate %s not written yet (%.1f s left): %s", row.gate_id, left_ms / 1000,
+                        str(exc).splitlines()[0][:200])
+        time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
+        delay = min(delay * 2, 0.5)
+
+
+def _exit_not_recorded(problem: BaseException):
+    """503: the exit is NOT recorded (the guard is told to try again), JSON for clients that ask for it."""
+    from werkzeug.exceptions import ServiceUnavailable
+
+    log.error("exit NOT recorded, the guard is asked to try again: %s", str(problem).splitlines()[0][:200])
+    message = translate("screen.exit_failed")
+    retry_after = 2
+    if _wants_json():
+        return ({"recorded": False, "error": message, "retry_after_s": retry_after}, 503,
+                {"Retry-After": str(retry_after)})
+    raise ServiceUnavailable(description=message, retry_after=retry_after)
