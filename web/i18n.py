@@ -2,7 +2,10 @@
 
 The language is the user's own (User.language), else the session's choice
 (the language switch), else the browser's Accept-Language, else the gate's
-default (settings.gate.language).
+default (settings.gate.language). On a kiosk screen (the live screen with
+nobody signed in) the gate's language comes before the browser's: the
+browser is the gate's, set up in whatever language it came with, not a
+person's (the card always carries both languages).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from flask import g, request, session
 from checkpoint import reasons
 
 LANGUAGES = ("id", "en")
+SCREEN_ENDPOINTS = ("screen.index", "screen.live")  # kiosk screens: the gate's language before the browser's
 
 TEXT: dict[str, tuple[str, str]] = {
     "app.title": ("Checkpoint", "Checkpoint"),
@@ -197,6 +201,28 @@ TEXT: dict[str, tuple[str, str]] = {
     "role.manager": ("Manajer", "Manager"),
     "role.admin": ("Admin", "Admin"),
     "error.forbidden": ("Anda tidak berhak membuka halaman ini.", "You are not allowed to open this page."),
+    "error.400": ("Permintaan tidak valid", "Bad request"),
+    "error.400.text": ("Server tidak dapat memahami permintaan ini.", "The server could not understand this request."),
+    "error.401": ("Perlu masuk", "Sign-in required"),
+    "error.401.text": ("Silakan masuk untuk membuka halaman ini.", "Please sign in to open this page."),
+    "error.403": ("Terlarang", "Forbidden"),
+    "error.404": ("Tidak ditemukan", "Not found"),
+    "error.404.text": ("Halaman yang dicari tidak ada. Periksa alamatnya.",
+                       "The page you asked for does not exist. Check the address."),
+    "error.405": ("Metode tidak diizinkan", "Method not allowed"),
+    "error.405.text": ("Halaman ini tidak menerima permintaan seperti itu.", "This page does not accept that request."),
+    "error.413": ("Permintaan terlalu besar", "Request too large"),
+    "error.413.text": ("Permintaan terlalu besar: server ini menerima paling banyak {kb} KB dalam satu permintaan, "
+                       "dan hanya beberapa kolom isian pendek.",
+                       "The request is too large: this server accepts at most {kb} KB in one request, and no more "
+                       "than a few short form fields."),
+    "error.429": ("Terlalu banyak permintaan", "Too many requests"),
+    "error.500": ("Kesalahan server", "Server error"),
+    "error.500.text": ("Terjadi kesalahan di server; sudah dicatat.", "Something went wrong on the server; it has been logged."),
+    "error.503": ("Layanan tidak tersedia", "Service unavailable"),
+    "error.503.text": ("Layanan sedang tidak tersedia. Coba lagi sebentar lagi.",
+                       "The service is not available right now. Try again shortly."),
+    "message.simulated camera": ("kamera simulasi", "simulated camera"),
 }
 
 
@@ -213,8 +239,10 @@ def current_language() -> str:
         from web.state import state
 
         user = g.get("user")
+        kiosk_screen = user is None and request.endpoint in SCREEN_ENDPOINTS
+        accept = None if kiosk_screen else request.accept_languages
         g.language = pick_language(user.language if user else None, session.get("language"),
-                                   request.accept_languages, state().settings.gate.language)
+                                   accept, state().settings.gate.language)
     return g.language
 
 
@@ -278,6 +306,12 @@ def duration(seconds: Optional[float], language: Optional[str] = None) -> str:
     return translate("duration.d", language).format(n=int(seconds // 86400))
 
 
+def component_message(text: str) -> str:
+    """A health message the agent words the same every time, in the page's language; others as they are."""
+    key = f"message.{text}"
+    return translate(key) if key in TEXT else text
+
+
 def component_label(name: str) -> str:
     """A health component's name in the page's language (unknown components as they are named)."""
     key = f"component.{name}"
@@ -288,6 +322,6 @@ def init_app(app) -> None:
     app.jinja_env.globals.update(
         _=translate, reason_label=reason_label, outcome_label=outcome_label, mask_label=mask_label,
         current_language=current_language, reason_message=reasons.message, REASON_LABELS=reasons.LABELS,
-        component_label=component_label, entry_message=entry_message,
+        component_label=component_label, component_message=component_message, entry_message=entry_message,
     )
     app.jinja_env.filters["duration"] = duration

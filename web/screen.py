@@ -134,6 +134,12 @@ def _names() -> dict:
     return {"gate_name": gate_name}
 
 
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers and tools that ask for /favicon.ico get the icon the pages link to."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
 @bp.route("/screen/live")
 @requires("screen", kiosk=True)
 def live():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -132,7 +133,7 @@ def test_the_log_out_of_reach_closes_the_card(tmp_path, app_factory):
     response = client.get("/screen/live", headers={"Accept-Language": "en"})
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert 'data-state="closed"' in card(html) and "the database cannot be reached" in card(html)
+    assert 'data-state="closed"' in card(html) and "basis data tidak terjangkau" in card(html)  # gate.language
     assert "DIIZINKAN" not in card(html)
     assert "is missing" in html[html.index('class="health"'):]  # the reason, in the health panel
     assert client.get("/", headers={"Accept-Language": "en"}).status_code == 200  # the page itself too
@@ -225,3 +226,25 @@ def test_the_card_uses_the_entrys_settings_for_the_retest_text(client, auth, eng
     html = card(live(client))
     assert "Istirahat 2 menit" in html and "Rest for 2 minutes" in html and "kembali pukul" in html
     assert "5 menit" not in html
+
+
+def test_a_kiosk_screen_speaks_the_gates_language_whatever_the_browser(tmp_path, app_factory):
+    from checkpoint.config import Settings
+
+    for gate_language, browser, word in (("id", "en", "Kondisi perangkat"), ("en", "id", "Device health")):
+        settings = Settings.model_validate({"data_dir": str(tmp_path / gate_language),
+                                            "gate": {"language": gate_language},
+                                            "web": {"secret_key": "k", "kiosk": True}})
+        client = app_factory(settings).test_client()
+        for path in ("/", "/screen/live"):
+            html = client.get(path, headers={"Accept-Language": browser}).get_data(as_text=True)
+            assert word in html, (gate_language, path)
+        # the language switch still wins, and other pages still follow the browser
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").get_data(as_text=True)).group(1)
+        client.post("/language", data={"language": browser, "csrf_token": token, "next": "/"})
+        assert word not in client.get("/screen/live").get_data(as_text=True)
+
+
+def test_a_signed_in_screen_follows_the_browser(client, auth):
+    auth.login("guard")
+    assert "Device health" in live(client, language="en") and "Kondisi perangkat" in live(client, language="id")
