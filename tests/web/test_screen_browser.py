@@ -112,3 +112,54 @@ def test_a_screen_that_loses_its_server_turns_grey_within_5_s(kiosk):
     print(f"server stopped to 'connection lost' on screen: {elapsed:.2f} s")
     assert elapsed < 5.0
     screenshot(page, "screen_connection_lost")
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1280, 800)])
+def test_nothing_on_the_card_is_cut_off(kiosk, size):
+    """Each card (a re-test with its time to come back, a flagged entry overridden with a long reason, a
+    closed gate with several faults, connection lost) fits its box at both screen sizes."""
+    import json
+    from datetime import datetime, timezone
+
+    from checkpoint.models import Override
+
+    engine, server, page = kiosk(300.0)
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    heartbeat(engine)
+    (retest,) = store(engine, make_entry(outcome="remeasure", reasons="fever_retest,mask_uncertain", body_c=37.8,
+                                         mask_class="uncertain", rules=json.dumps({"fever": {"rest_s": 300}})))
+
+    def fits(name: str) -> None:
+        page.wait_for_timeout(150)
+        box = page.evaluate("""() => { const d = document.getElementById('decision');
+            const r = d.getBoundingClientRect(), out = [];
+            d.querySelectorAll('*').forEach(el => { const b = el.getBoundingClientRect();
+                if (b.width && b.height && el.offsetParent !== null &&
+                    (b.top < r.top - 1 || b.bottom > r.bottom + 1 || b.left < r.left - 1 || b.right > r.right + 1))
+                    out.push(el.className || el.tagName); });
+            return {over: d.scrollHeight - d.clientHeight, out: out,
+                    page: document.documentElement.scrollHeight - window.innerHeight}; }""")
+        screenshot(page, f"card_{name}", sizes=(size,))
+        assert box["over"] <= 1 and not box["out"] and box["page"] <= 1, (name, size, box)
+
+    page.goto(server.url + "/")
+    page.wait_for_selector(f'#decision[data-uid="{retest.uid}"]')
+    assert "kembali pukul" in page.inner_text("#decision")
+    fits("retest")
+    (flagged,) = store(engine, make_entry(outcome="allowed", flagged=True, reasons="mask_incorrect",
+                                          mask_class="mask_incorrect"))
+    store(engine, Override(entry_uid=flagged.uid, gate_id="gate-1", at=datetime.now(timezone.utc), by_user="guard",
+                           outcome="denied", reason="Mask below the nose after a warning; asked to come back " * 3))
+    page.wait_for_selector(".override-note", timeout=3000)
+    fits("override")
+    store_status(engine, gate_status("gate-2", "Pintu Samping Parkir Timur", "Asia/Jakarta", {}, 0, 0, None,
+                                     time.time() - 400))
+    heartbeat(engine, dict(HEALTHY, scanner={"state": "down", "message": "no data for 12 s", "last_ok_age_s": 12.0,
+                                             "counters": {}},
+                           camera={"state": "down", "message": "rtsp://cam-1/stream: connection refused",
+                                   "last_ok_age_s": 40.0, "counters": {}}))
+    page.wait_for_selector("#decision.decision-closed", timeout=3000)
+    fits("closed")
+    server.stop()
+    page.wait_for_selector("#live.lost", timeout=5000)
+    fits("lost")

@@ -79,6 +79,7 @@
         trimRows();
         armCard();
         checkLive();
+        fitCard();
       })
       .catch(function () { /* the next event or timer tries again; checkLive() greys a screen left stale */ })
       .then(function () { window.clearTimeout(timeout); fetching = false; if (dirty) { refresh(); } });
@@ -101,6 +102,19 @@
     card.dataset.outcome = "";
     card.dataset.remainingMs = "0";
     card.innerHTML = waiting.innerHTML;
+    fitCard();
+  }
+
+  // Shrink the card's text (the --fit factor in style.css) until nothing overflows its box.
+  function fitCard() {
+    var card = document.getElementById("decision");
+    if (!card) { return; }
+    var fit = 1;
+    card.style.setProperty("--fit", "1");
+    while (fit > 0.4 && (card.scrollHeight > card.clientHeight + 1 || card.scrollWidth > card.clientWidth + 1)) {
+      fit -= 0.05;
+      card.style.setProperty("--fit", fit.toFixed(2));
+    }
   }
 
   function duration(ms, units) {
@@ -120,8 +134,10 @@
     if (lost && lostAt === null) { lostAt = now; }
     if (!lost && lostAt !== null && lastPanel < lostAt) { lost = true; refresh(); }
     if (!lost) { lostAt = null; }
+    var changed = window.checkpointLost !== lost;
     window.checkpointLost = lost;
     live.classList.toggle("lost", lost);
+    if (changed) { fitCard(); }
     var health = document.getElementById("health");
     if (health) { health.classList.toggle("stale", lost); }
     var note = live.querySelector(".stale-note");
@@ -141,7 +157,7 @@
     rows.forEach(function (row) { if (row.getBoundingClientRect().bottom > limit) { row.classList.add("beyond"); } });
   }
   trimRows();
-  window.addEventListener("resize", trimRows);
+  window.addEventListener("resize", function () { trimRows(); fitCard(); });
 
   function setConn(ok) {
     if (!conn) { return; }
@@ -184,6 +200,7 @@
   }
   connect();
   armCard();
+  fitCard();
   window.setInterval(refresh, 5000);  // ages in the health panel, a gate going silent; also while refused
   window.setInterval(checkLive, 500);
 
