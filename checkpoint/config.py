@@ -195,6 +195,22 @@ class DatabaseConfig(Section):
     url: str = Field("", description="SQLAlchemy URL; empty means a SQLite file in the data directory.")
     central_url: str = Field("", description="Central database to forward entries to (store-and-forward).")
     forward_batch: int = Field(200, ge=1, le=10000)
+    central_connect_timeout_s: int = Field(
+        3, ge=1, le=60,
+        description="Seconds to open a connection to the central database (PostgreSQL connect_timeout). A server or "
+                    "a proxy that accepts and never answers makes 'central: down' after this, never a hang.")
+    central_statement_timeout_s: float = Field(
+        10.0, ge=0.1, le=3600,
+        description="Longest a statement on the central database may run, waiting for a lock included (PostgreSQL "
+                    "statement_timeout, sent as a connection option). A table lock or a stalled server then ends in "
+                    "an error, 'central: down', and a retry, while the rows wait in the outbox. A statement with no "
+                    "answer at all (a network that swallows it) is given up by the gate itself this long plus "
+                    "central_connect_timeout_s after it was sent. Through PgBouncer, set it on the role instead "
+                    "(ALTER ROLE ... SET statement_timeout) if the pooler refuses connection options.")
+    central_slow_s: float = Field(
+        3.0, gt=0, le=3600,
+        description="A central write or read with no answer for this long shows 'central: slow' (degraded) on the "
+                    "health panel, with the rows waiting in the outbox, until it answers or fails.")
 
 
 class PrivacyConfig(Section):

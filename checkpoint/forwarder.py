@@ -19,6 +19,16 @@ recorder's commit listener calls ``kick()`` so a new entry leaves at once; a
 poll every ``poll_s`` is the fallback. The newest heartbeat handed to
 ``publish_status`` is upserted into the central ``gate_status`` table.
 
+A central database that stalls (a table lock held, a proxy or network that
+takes the bytes and forwards nothing) must not look healthy while the outbox
+grows. Connections open within ``connect_timeout_s``; every statement carries
+a server-side ``statement_timeout`` (a lock wait included), so a lock ends in
+an error and a retry. A watchdog shows ``central`` degraded ("slow") once a
+central call has had no answer for ``slow_s``, and down, with the call's
+connections cut so the forwarder retries, once it has had none for the
+statement timeout plus the connect timeout (the server would have cancelled
+it by then: the network is swallowing it).
+
 The forwarder never migrates a central PostgreSQL database: it logs in with
 the gate role (checkpoint/roles.py: insert entries, exits, overrides and
 heartbeats, read what occupancy needs, nothing on accounts), which cannot
@@ -31,13 +41,16 @@ SQLite file is by its opener.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 import traceback
+import weakref
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Callable, Optional
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, event, func, select, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
@@ -55,8 +68,15 @@ FORWARDED: tuple[Table, ...] = (Entry.__table__, Exit.__table__)  # overrides ar
 NOT_COPIED = ("id", "forwarded_at")
 
 
-def central_engine(url: str, connect_timeout_s: int = 3) -> Engine:
-    """An engine for the central database that notices a dead server quickly."""
+CONNECT_TIMEOUT_S = 3  # defaults of database.central_connect_timeout_s, central_statement_timeout_s, central_slow_s
+STATEMENT_TIMEOUT_S = 10.0
+SLOW_S = 3.0
+WATCH_S = 0.25  # how often the watchdog looks at the call in flight
+
+
+def central_engine(url: str, connect_timeout_s: int = CONNECT_TIMEOUT_S,
+                   statement_timeout_s: float = STATEMENT_TIMEOUT_S) -> Engine:
+    """An engine for the central database that notices a dead, locked or stalled server quickly."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
         return make_engine(url)
@@ -64,9 +84,27 @@ def central_engine(url: str, connect_timeout_s: int = 3) -> Engine:
 
     return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2, connect_args={
         "connect_timeout": connect_timeout_s,
+        # server side: a statement (its lock waits included) that runs longer is cancelled with an error
+        "options": f"-c statement_timeout={max(1, int(statement_timeout_s * 1000))}",
         "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
         "tcp_user_timeout": connect_timeout_s * 3000,  # ms: unacknowledged writes fail instead of hanging
     })
+
+
+def _cut(dbapi_connection) -> None:
+    """Shut a DBAPI connection's socket down from another thread: a call blocked on it fails at once."""
+    try:
+        fd = dbapi_connection.fileno()
+    except Exception:  # closed already, or not a socket (SQLite)
+        return
+    try:
+        with socket.socket(fileno=fd) as sock:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            finally:
+                sock.detach()  # the fd stays the driver's, to close
+    except OSError:
+        pass
 
 
 def _insert(dialect: str):
@@ -82,12 +120,19 @@ def _insert(dialect: str):
 class Forwarder:
     def __init__(self, local_engine: Engine, central_url: str, reporter: ComponentReporter,
                  clock: Callable[[], float] = time.time, batch: int = 200, retry_max_s: float = 5.0,
-                 poll_s: float = 0.5, retry_initial_s: float = 0.2, connect_timeout_s: int = 3) -> None:
+                 poll_s: float = 0.5, retry_initial_s: float = 0.2, connect_timeout_s: int = CONNECT_TIMEOUT_S,
+                 statement_timeout_s: float = STATEMENT_TIMEOUT_S, slow_s: float = SLOW_S) -> None:
         if make_url(central_url) == local_engine.url:
             raise ValueError("the central database is the local one: nothing to forward to")
         self._local = local_engine
         self._central_url = central_url
         self._connect_timeout_s = connect_timeout_s
+        self._statement_timeout_s = statement_timeout_s
+        self._slow_s = slow_s
+        self._stalled_s = statement_timeout_s + connect_timeout_s  # no answer by then: the network swallows it
+        self._calls: dict[int, list] = {}  # thread -> [started (monotonic), what, state reported]: central calls
+        self._call_lock = threading.Lock()
+        self._connections: "weakref.WeakSet" = weakref.WeakSet()  # the central engine's DBAPI connections
         self._central: Optional[Engine] = None
         self._reporter = reporter
         self._clock = clock
@@ -114,6 +159,7 @@ class Forwarder:
     def start(self) -> "Forwarder":
         self._thread = threading.Thread(target=self._run, name="forwarder", daemon=True)
         self._thread.start()
+        threading.Thread(target=self._watch, name="forwarder-watch", daemon=True).start()
         return self
 
     def stop(self, flush_timeout: float = 2.0) -> bool:
@@ -224,7 +270,9 @@ class Forwarder:
     def _engine(self) -> Engine:
         with self._engine_lock:  # the forwarding thread and occupancy()'s caller
             if self._central is None:
-                self._central = central_engine(self._central_url, self._connect_timeout_s)
+                self._central = central_engine(self._central_url, self._connect_timeout_s, self._statement_timeout_s)
+                if self._central.dialect.name == "postgresql":  # sockets the watchdog may have to cut
+                    event.listen(self._central, "connect", lambda dbapi, _record: self._connections.add(dbapi))
             if not self._schema_checked:
                 if owns_schema(self._central):
                     migrate(self._central)  # a SQLite file as the centre: its opener migrates it
@@ -252,20 +300,60 @@ class Forwarder:
             waiting_out = session.exec(select(func.count()).select_from(Exit).where(
                 Exit.forwarded_at.is_(None), Exit.local_date == day)).one()[0]
             overridden_here = override_delta(session, day)
-        with Session(self._engine()) as session:
+        with self._central_call("the occupancy read"), Session(self._engine()) as session:
             inside = occupancy(session, day, gate_id)
         return max(inside + waiting_in - waiting_out + overridden_here, 0)
 
+    # -- the watchdog: a central call with no answer ----------------------------------
+
+    @contextmanager
+    def _central_call(self, what: str):
+        """Mark a call to the central database in flight (one per thread), for the watchdog."""
+        me = threading.get_ident()
+        with self._call_lock:
+            self._calls[me] = [time.monotonic(), what, None]
+        try:
+            yield
+        finally:
+            with self._call_lock:
+                self._calls.pop(me, None)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(WATCH_S):
+            with self._call_lock:  # held while reporting: the call's own ok or error comes after, never before
+                if not self._calls:
+                    continue
+                call = min(self._calls.values(), key=lambda c: c[0])  # the one waiting longest
+                waited = time.monotonic() - call[0]
+                if waited >= self._stalled_s and call[2] != "down":
+                    call[2] = "down"
+                    message = (f"central database not answering: {call[1]} had no answer for {waited:.0f} s; "
+                               "connections cut, retrying; rows wait in the local outbox")
+                    log.error("%s", message)
+                    self.reachable = False
+                    self._reporter.down(self._clock(), message)
+                    self._reporter.count("stalls")
+                    for connection in list(self._connections):
+                        _cut(connection)
+                elif self._slow_s <= waited < self._stalled_s:
+                    if call[2] is None:
+                        log.warning("central database slow: %s had no answer for %.0f s", call[1], waited)
+                        self._reporter.count("slow_calls")
+                    call[2] = "slow"
+                    self._reporter.degraded(self._clock(), f"central slow: {call[1]} has had no answer for "
+                                                           f"{waited:.0f} s; rows wait in the local outbox")
+
     def _pass(self) -> int:
         """One round: a batch of each table, then the heartbeat. Returns the most rows moved from one table."""
-        central = self._engine()
+        with self._central_call("connecting"):
+            central = self._engine()
         moved = 0
         for table in FORWARDED:
             moved = max(moved, self._forward(central, table))
         with self._lock:
             status = self._status
         if status is not None:
-            with central.begin() as connection:
+            with self._central_call("the heartbeat"), central.begin() as connection:
                 self._upsert_status(connection, status)
             self.reachable = True
             with self._lock:
@@ -288,7 +376,7 @@ class Forwarder:
         ids = [row[0] for row in rows]
         values = [{column.name: value for column, value in zip(columns, row[1:])} for row in rows]
         insert = _insert(central.dialect.name)
-        with central.begin() as connection:
+        with self._central_call(f"a batch of {len(ids)} {table.name} rows"), central.begin() as connection:
             connection.execute(insert(table).on_conflict_do_nothing(index_elements=["uid"]), values)
         self.reachable = True
         # sent: a crash from here to the local commit re-sends these rows, which the conflict clause ignores

@@ -73,8 +73,12 @@ class AgentRuntime:
         if self.recorder.backlog:  # rows a crashed run left in the journal: count them in today's occupancy
             self.recorder.flush(timeout=5.0)
         if settings.database.central_url:
-            self.forwarder = Forwarder(self.engine, settings.database.central_url, self.health.reporter("central"),
-                                       clock=self.clock.now, batch=settings.database.forward_batch).start()
+            database = settings.database
+            self.forwarder = Forwarder(self.engine, database.central_url, self.health.reporter("central"),
+                                       clock=self.clock.now, batch=database.forward_batch,
+                                       connect_timeout_s=database.central_connect_timeout_s,
+                                       statement_timeout_s=database.central_statement_timeout_s,
+                                       slow_s=database.central_slow_s).start()
             self.recorder.on_committed(lambda rows: self.forwarder.kick())
         day, _ = local_date_hour(now, settings.zone)
         self.faces = FaceStore(settings.data_path) if settings.privacy.store_face_images else None
@@ -162,7 +166,9 @@ class AgentRuntime:
             if self.settings.database.central_url:  # the central web app's overrides
                 from checkpoint.forwarder import central_engine
 
-                engines.append(central_engine(self.settings.database.central_url))
+                database = self.settings.database
+                engines.append(central_engine(database.central_url, database.central_connect_timeout_s,
+                                              database.central_statement_timeout_s))
             self._door_watch = OverrideWatcher(
                 engines, self.settings.gate.id,
                 lambda uid, outcome: worker.overridden(uid, outcome, self.clock.now())).start()
