@@ -77,6 +77,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "screen.override_done": ("Keputusan diubah.", "Decision overridden."),
     "screen.mute": ("Bunyi: nyala", "Sound: on"),
     "screen.unmute": ("Bunyi: mati", "Sound: off"),
+    "screen.sound_blocked": ("Bunyi diblokir — ketuk untuk menyalakan", "Sound blocked — tap to enable"),
     "screen.live": ("Langsung", "Live"),
     "screen.offline": ("Terputus, menyambung ulang…", "Disconnected, reconnecting…"),
     "screen.closed": ("PINTU DITUTUP", "GATE CLOSED"),

@@ -163,3 +163,28 @@ def test_nothing_on_the_card_is_cut_off(kiosk, size):
     server.stop()
     page.wait_for_selector("#live.lost", timeout=5000)
     fits("lost")
+
+
+def test_a_browser_that_blocks_sound_says_so_and_a_tap_enables_it(kiosk):
+    """A browser's autoplay rule (headless Chromium has none, so an AudioContext that keeps it: suspended, and
+    resumed only by a page touched by a person) makes the button say so; a tap on it enables the sound."""
+    engine, server, page = kiosk(8.0)
+    page.add_init_script("""(() => {
+        class Strict extends EventTarget {
+            constructor() { super(); this.state = "suspended"; this.currentTime = 0; this.destination = {}; }
+            resume() {
+                if (navigator.userActivation && navigator.userActivation.isActive) {
+                    this.state = "running"; this.dispatchEvent(new Event("statechange"));
+                }
+                return Promise.resolve();
+            }
+        }
+        window.AudioContext = Strict;
+    })();""")
+    page.goto(server.url + "/")
+    page.wait_for_selector("#mute.blocked", timeout=3000)
+    assert page.inner_text("#mute") == "Bunyi diblokir — ketuk untuk menyalakan"
+    page.click("#mute")
+    page.wait_for_function("() => !document.getElementById('mute').classList.contains('blocked')", timeout=3000)
+    assert page.inner_text("#mute") == "Bunyi: nyala"  # enabled, not muted
+    assert page.evaluate("localStorage.getItem('checkpoint.muted')") is None

@@ -21,15 +21,25 @@
   window.checkpointBeeps = 0;
 
   function muted() { return window.localStorage.getItem(MUTE_KEY) === "1"; }
+  // The browser may refuse sound until someone touches the page (its autoplay rule): then the button says
+  // so ("sound blocked — tap to enable") instead of "Sound: on", and a tap on it enables the sound.
+  function blocked() { return !muted() && audio !== null && audio.state !== "running"; }
   function showMute() {
     if (!muteButton) { return; }
-    muteButton.textContent = muted() ? muteButton.dataset.off : muteButton.dataset.on;
+    muteButton.textContent = muted() ? muteButton.dataset.off : (blocked() ? muteButton.dataset.blocked : muteButton.dataset.on);
+    muteButton.classList.toggle("blocked", blocked());
     muteButton.setAttribute("aria-pressed", muted() ? "true" : "false");
   }
   function ensureAudio() {
     var Context = window.AudioContext || window.webkitAudioContext;
-    if (!audio && Context) { audio = new Context(); }
-    if (audio && audio.state === "suspended") { audio.resume(); }
+    if (!audio && Context) {
+      audio = new Context();
+      audio.addEventListener("statechange", showMute);
+    }
+    if (audio && audio.state === "suspended") {
+      var resumed = audio.resume();
+      if (resumed && resumed.then) { resumed.then(showMute, showMute); }
+    }
     return audio;
   }
   function beep() {
@@ -52,10 +62,11 @@
   }
   if (muteButton) {
     muteButton.addEventListener("click", function () {
-      window.localStorage.setItem(MUTE_KEY, muted() ? "0" : "1");
-      showMute();
+      if (!blocked()) { window.localStorage.setItem(MUTE_KEY, muted() ? "0" : "1"); }
       ensureAudio();  // a click lets the browser start audio
+      showMute();
     });
+    if (!muted()) { ensureAudio(); }  // learn at once whether the browser lets the screen beep
     showMute();
   }
   document.addEventListener("click", function () { if (!muted()) { ensureAudio(); } }, { once: true });
