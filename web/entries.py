@@ -16,6 +16,7 @@ from web.auth import requires
 from web.filters import SORTS, EntryFilter, FilterError, count, iterate, page
 from web.i18n import current_language
 from web.queries import gate_ids, gate_names, latest_overrides, with_overrides
+from web.reports import shortcuts
 from web.state import db, selected_gate, state, today, zone_for
 
 bp = Blueprint("log", __name__)
@@ -44,9 +45,13 @@ def entries():
         flt, rows, next_after, error = EntryFilter(today(), today()), [], None, str(exc)
     cap = current_app.config["LOG_COUNT_CAP"]
     total = count(db(), flt, cap) if not error else 0
+    # a refused filter leaves the boxes as they were filled in, beside the message
+    shown = {name: (request.args.get(name, "") if error else value)
+             for name, value in (("from", flt.first), ("to", flt.last))}
     return render_template("entries.html", flt=flt, views=with_overrides(db(), rows), next_after=next_after,
                            total=total, cap=cap, error=error, outcomes=OUTCOMES, reason_codes=current_codes(), sorts=SORTS,
-                           gates=gate_ids(db()), paged=bool(request.args.get("after"))), 400 if error else 200
+                           gates=gate_ids(db()), paged=bool(request.args.get("after")), shown=shown,
+                           shortcuts=shortcuts(selected_gate(request.args.get("gate")))[:3]), 400 if error else 200
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -60,9 +60,11 @@ def index():
         first, last = report_range(request.args, current_app.config["REPORT_MAX_DAYS"], gate)
         day = parse_day(request.args.get("day") or last, "day").isoformat()
         error = None
-    except (FilterError, ValueError) as exc:
+    except (FilterError, ValueError) as exc:  # the report of today, the boxes as they were filled in
         first = last = day = today()
         gate, error = state().gate, str(exc)
+    shown = {name: (request.args.get(name, "") if error else value)
+             for name, value in (("from", first), ("to", last), ("day", day))}
     days = daily_range(session, first, last, gate)
     one_day = daily_counts(session, day, gate)
     summed = total(days, gate_id=gate)
@@ -81,7 +83,16 @@ def index():
     return render_template("reports.html", first=first, last=last, gate=gate, day=day, days=days, one_day=one_day,
                            reason_rows=reason_rows, daily_chart=daily_chart, hourly_chart=hourly_chart,
                            reason_chart=reason_chart, totals=totals, error=error, gates=gate_ids(session),
-                           by_gate=gates), 400 if error else 200
+                           by_gate=gates, shown=shown, shortcuts=shortcuts(gate)), 400 if error else 200
+
+
+def shortcuts(gate: Optional[str]) -> list[tuple[str, str, str]]:
+    """(label key, from, to) for the usual ranges: today, yesterday, the last 7 and 30 days."""
+    now = parse_day(today(gate), "today")
+    return [("range.today", now.isoformat(), now.isoformat()),
+            ("range.yesterday", (now - timedelta(days=1)).isoformat(), (now - timedelta(days=1)).isoformat()),
+            ("range.week", (now - timedelta(days=6)).isoformat(), now.isoformat()),
+            ("range.month", (now - timedelta(days=29)).isoformat(), now.isoformat())]
 
 
 @bp.route("/reports.csv")

@@ -183,8 +183,29 @@ def test_a_browser_that_blocks_sound_says_so_and_a_tap_enables_it(kiosk):
     })();""")
     page.goto(server.url + "/")
     page.wait_for_selector("#mute.blocked", timeout=3000)
-    assert page.inner_text("#mute") == "Bunyi diblokir — ketuk untuk menyalakan"
+    assert page.inner_text("#mute") == "Bunyi diblokir: ketuk"
     page.click("#mute")
     page.wait_for_function("() => !document.getElementById('mute').classList.contains('blocked')", timeout=3000)
     assert page.inner_text("#mute") == "Bunyi: nyala"  # enabled, not muted
     assert page.evaluate("localStorage.getItem('checkpoint.muted')") is None
+
+
+def test_the_menu_bar_is_one_row_at_1280_in_both_languages(live_server, chromium, users):
+    from web_helpers import PASSWORD
+
+    for locale in ("id-ID", "en-US"):
+        context = chromium.new_context(viewport={"width": 1280, "height": 800}, locale=locale)
+        try:
+            page = context.new_page()
+            page.goto(f"{live_server.url}/login")
+            page.fill("input[name=username]", "admin")  # the longest menu
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_load_state()
+            for path in ("/reports", "/entries", "/admin/users", "/"):  # the screen last: reached without a tap,
+                page.goto(live_server.url + path)  # so its sound may be blocked, the longest button text
+                page.wait_for_timeout(800 if path == "/" else 50)
+                height = page.evaluate("document.querySelector('.topbar').getBoundingClientRect().height")
+                assert height < 60, (locale, path, height, page.inner_text("#mute") if path == "/" else "")
+        finally:
+            context.close()

@@ -23,7 +23,10 @@
   function muted() { return window.localStorage.getItem(MUTE_KEY) === "1"; }
   // The browser may refuse sound until someone touches the page (its autoplay rule): then the button says
   // so ("sound blocked — tap to enable") instead of "Sound: on", and a tap on it enables the sound.
-  function blocked() { return !muted() && audio !== null && audio.state !== "running"; }
+  var BLOCKED_AFTER_MS = 700, loadedAt = Date.now();  // a new context may take a moment to start running
+  function blocked() {
+    return !muted() && audio !== null && audio.state !== "running" && Date.now() - loadedAt >= BLOCKED_AFTER_MS;
+  }
   function showMute() {
     if (!muteButton) { return; }
     muteButton.textContent = muted() ? muteButton.dataset.off : (blocked() ? muteButton.dataset.blocked : muteButton.dataset.on);
@@ -68,6 +71,7 @@
     });
     if (!muted()) { ensureAudio(); }  // learn at once whether the browser lets the screen beep
     showMute();
+    window.setTimeout(showMute, BLOCKED_AFTER_MS + 50);
   }
   document.addEventListener("click", function () { if (!muted()) { ensureAudio(); } }, { once: true });
 
