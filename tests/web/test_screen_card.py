@@ -248,3 +248,26 @@ def test_a_kiosk_screen_speaks_the_gates_language_whatever_the_browser(tmp_path,
 def test_a_signed_in_screen_follows_the_browser(client, auth):
     auth.login("guard")
     assert "Device health" in live(client, language="en") and "Kondisi perangkat" in live(client, language="id")
+
+
+def test_latest_entries_by_decision_time_each_with_its_override_link(client, auth, engine):
+    late = store(engine, make_entry(hours_ago(0.5), body_c=36.1))[0]  # written first, decided later
+    early = store(engine, make_entry(hours_ago(2), body_c=36.2))[0]  # forwarded late: a higher id
+    newest = store(engine, make_entry(hours_ago(0.1), body_c=36.3))[0]
+    auth.login("guard")
+    recent = live(client)
+    recent = recent[recent.index('class="recent"'):]
+    order = [uid for uid in (newest.uid, late.uid, early.uid)]
+    assert sorted(order, key=recent.index) == order
+    for entry in (newest, late, early):
+        assert f'href="/override?entry={entry.uid}&amp;back_gate="' in recent
+
+
+def test_a_kiosk_list_has_no_override_links(tmp_path, app_factory):
+    from checkpoint.config import Settings
+
+    settings = Settings.model_validate({"data_dir": str(tmp_path), "web": {"secret_key": "k", "kiosk": True}})
+    app = app_factory(settings)
+    store(app.extensions["checkpoint"].engine, make_entry())
+    html = app.test_client().get("/screen/live").get_data(as_text=True)
+    assert "/override?" not in html
