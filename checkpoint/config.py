@@ -1,26 +1,39 @@
 """Configuration: one TOML file, strict, with environment overrides.
 
 Every section is a small pydantic model that forbids unknown keys, so a
-misspelt key is an error that names the key (and its line in the file).
-Environment variables ``CHECKPOINT_<SECTION>_<KEY>`` override the file, e.g.
-``CHECKPOINT_DATABASE_URL`` or ``CHECKPOINT_WEB_PORT``.
+misspelt key is an error that names the key (and its line in the file), and
+every field has a description. ``[scanner]`` is a union keyed by ``protocol``:
+each protocol declares its own options model (``[scanner.options]``), so one
+validation covers the protocol and its options, as ``[door.relay]`` does by
+``driver``.
+
+Environment variables override the file: ``CHECKPOINT_`` and the key's path
+with its dots as underscores, upper case: ``CHECKPOINT_DATABASE_URL``,
+``CHECKPOINT_WEB_PORT``, ``CHECKPOINT_RULES_FEVER_THRESHOLD_C``,
+``CHECKPOINT_SCANNER_OPTIONS_SLAVE``. A name is read against the schema (keys
+contain underscores too); no two keys give the same name (a test checks the
+whole schema), and a name under a section that is no key is an error.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, TypeAdapter, ValidationError, create_model,
+                      field_validator, model_validator)
 
 from checkpoint.mask_verdict import DEFAULT_MASK_THRESHOLD, DEFAULT_REFUSE_THRESHOLD
 
 Mode = Literal["deny", "flag", "off"]
 ENV_PREFIX = "CHECKPOINT_"
+DEFAULT_PROTOCOL = "ascii"
 
 
 class Section(BaseModel):
@@ -51,7 +64,9 @@ class GateConfig(Section):
 
 
 class CalibrationConfig(Section):
-    method: Literal["none", "offset", "blackbody"] = "offset"
+    method: Literal["none", "offset", "blackbody"] = Field(
+        "offset", description="none: raw readings; offset: add offset_c; blackbody: also add reference_c "
+                              "minus the blackbody's measured temperature.")
     offset_c: float = Field(0.0, ge=-10, le=10, description="Added to every raw reading.")
     reference_c: Optional[float] = Field(None, description="Blackbody temperature (°C).")
     reference_region: Optional[tuple[int, int, int, int]] = Field(
@@ -65,23 +80,62 @@ class CalibrationConfig(Section):
         return self
 
 
+PROTOCOL_HELP = "Scanner family key: ascii, mlx90640-text, gy-mcu90640, modbus-rtu or optris."
+
+
 class ScannerConfig(Section):
-    enabled: bool = True
+    """The settings every scanner protocol shares.
+
+    A configuration's ``[scanner]`` is validated as the variant of its protocol (:func:`scanner_variants`):
+    ``protocol`` is the tag and ``options`` that protocol's own options model, so an unknown protocol or a
+    bad option is a configuration error, not the agent's after it started. Built directly in code, a plain
+    ScannerConfig keeps ``options`` as given (a dict), validated when the protocol is made.
+    """
+
+    enabled: bool = Field(True, description="Read a thermal scanner; false decides without temperatures.")
     url: str = Field("virtual", description="Serial URL for serial_for_url(); 'virtual' starts the built-in virtual scanner.")
-    protocol: str = Field("ascii", description="Scanner family key, e.g. ascii, mlx90640-text, gy-mcu90640, modbus-rtu, optris.")
-    baudrate: int = Field(9600, gt=0)
-    sensor_id: str = Field("scanner", min_length=1, max_length=64)
+    protocol: str = Field(DEFAULT_PROTOCOL, description=PROTOCOL_HELP)
+    baudrate: int = Field(9600, gt=0, description="Serial speed (8N1).")
+    sensor_id: str = Field("scanner", min_length=1, max_length=64, description="Id of the sensor, logged with "
+                                                                                "every reading it gives.")
     timeout_s: float = Field(2.0, gt=0, le=60, description="Silence after which the scanner is reported stale (MLX90614 sketches send every 0.5 s).")
     reconnect_max_s: float = Field(5.0, gt=0, le=300, description="Longest wait between reconnection attempts.")
-    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
-    options: dict[str, Any] = Field(default_factory=dict, description="Protocol-specific options, validated by the driver.")
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig, description="From the sensor's raw "
+                                                                                          "value to body temperature.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Protocol-specific options.")
+
+
+@functools.cache
+def scanner_variants() -> dict[str, type[ScannerConfig]]:
+    """``[scanner]`` per protocol key: ScannerConfig with ``protocol`` fixed to the key and ``options`` that
+    protocol's own model (drivers.thermal.registry.options_models). Built on first use, as the drivers
+    import this module and not the reverse."""
+    from drivers.thermal.registry import options_models
+
+    def variant(key: str, options: type) -> type[ScannerConfig]:
+        return create_model(f"ScannerConfig[{key}]", __base__=ScannerConfig, __module__=__name__,
+                            protocol=(Literal[key], Field(key, description=PROTOCOL_HELP)),  # type: ignore[valid-type]
+                            options=(options, Field(default_factory=options,
+                                                    description=f"Options of the {key} protocol (docs/hardware.md).")))
+
+    return {key: variant(key, options) for key, options in options_models().items()}
+
+
+@functools.cache
+def _scanner_union() -> TypeAdapter:
+    variants = tuple(scanner_variants().values())
+    return TypeAdapter(Annotated[Union[variants], Field(discriminator="protocol")])  # type: ignore[valid-type]
+
+
+def _default_scanner() -> ScannerConfig:
+    return scanner_variants()[DEFAULT_PROTOCOL]()
 
 
 class CameraConfig(Section):
-    enabled: bool = True
+    enabled: bool = Field(True, description="Watch a camera; false decides without the face and mask rules.")
     source: str = Field("simulated", description="Device index ('0'), stream URL, video file, or 'simulated'.")
-    width: int = Field(640, gt=0)
-    height: int = Field(480, gt=0)
+    width: int = Field(640, gt=0, description="Frame width asked of a camera device (pixels).")
+    height: int = Field(480, gt=0, description="Frame height asked of a camera device (pixels).")
     fps: float = Field(10.0, gt=0, le=120, description="Frames analysed per second.")
     stall_s: float = Field(3.0, gt=0, description="No frame for this long means the camera is stalled.")
     roi: Optional[tuple[float, float, float, float]] = Field(
@@ -108,7 +162,9 @@ class MaskConfig(Section):
 
 
 class FeverRule(Section):
-    mode: Mode = "deny"
+    mode: Mode = Field("deny", description="The temperature rule (a high, missing or implausible reading): deny "
+                                           "applies it (deny, or measure again); flag lets the visitor in, "
+                                           "flagged; off ignores it.")
     threshold_c: float = Field(37.3, ge=35.0, le=40.0, description="Readings at or above this are high.")
     retest: bool = Field(True, description="A first high reading asks for a re-measure after a rest.")
     rest_s: float = Field(300.0, ge=0, description="Rest before the re-test.")
@@ -117,12 +173,17 @@ class FeverRule(Section):
     @field_validator("threshold_c")
     @classmethod
     def _tenth_steps(cls, value: float) -> float:
-        return round(value, 1)
+        if round(value, 1) != value:
+            raise ValueError(f"the threshold is set in steps of 0.1 °C: {value!r} has more precision "
+                             f"({math.floor(value * 10) / 10} or {math.ceil(value * 10) / 10})")
+        return value
 
 
 class PlausibleRule(Section):
-    min_c: float = Field(34.0, ge=20, le=40)
-    max_c: float = Field(43.0, ge=38, le=50)
+    min_c: float = Field(34.0, ge=20, le=40, description="Body temperatures below this are a bad measurement: "
+                                                         "measure again, never a fever.")
+    max_c: float = Field(43.0, ge=38, le=50, description="Body temperatures above this are a bad measurement: "
+                                                         "measure again.")
 
 
 class MaskRule(Section):
@@ -160,7 +221,8 @@ class FaceRule(Section):
 
 
 class CapacityRule(Section):
-    mode: Mode = "off"
+    mode: Mode = Field("off", description="The building or gate full (limit reached): deny refuses the visitor; "
+                                          "flag lets them in, flagged; off never checks.")
     limit: int = Field(0, ge=0, description="People allowed inside at once; 0 means no limit.")
     scope: Literal["gate", "building"] = Field(
         "gate", description="gate: count who came in through this gate; building: through every gate that logs "
@@ -172,12 +234,13 @@ class FaultRule(Section):
 
 
 class RulesConfig(Section):
-    fever: FeverRule = Field(default_factory=FeverRule)
-    plausible: PlausibleRule = Field(default_factory=PlausibleRule)
-    mask: MaskRule = Field(default_factory=MaskRule)
-    face: FaceRule = Field(default_factory=FaceRule)
-    capacity: CapacityRule = Field(default_factory=CapacityRule)
-    fault: FaultRule = Field(default_factory=FaultRule)
+    fever: FeverRule = Field(default_factory=FeverRule, description="High temperatures and their re-test.")
+    plausible: PlausibleRule = Field(default_factory=PlausibleRule, description="Body temperatures a person can "
+                                                                                "have.")
+    mask: MaskRule = Field(default_factory=MaskRule, description="The mask verdict.")
+    face: FaceRule = Field(default_factory=FaceRule, description="A face the camera can judge.")
+    capacity: CapacityRule = Field(default_factory=CapacityRule, description="People inside at once.")
+    fault: FaultRule = Field(default_factory=FaultRule, description="A scanner or camera fault.")
 
 
 class VisitConfig(Section):
@@ -194,7 +257,8 @@ class VisitConfig(Section):
 class DatabaseConfig(Section):
     url: str = Field("", description="SQLAlchemy URL; empty means a SQLite file in the data directory.")
     central_url: str = Field("", description="Central database to forward entries to (store-and-forward).")
-    forward_batch: int = Field(200, ge=1, le=10000)
+    forward_batch: int = Field(200, ge=1, le=10000, description="Entries sent to the central database in one "
+                                                                "transaction.")
     central_connect_timeout_s: int = Field(
         3, ge=1, le=60,
         description="Seconds to open a connection to the central database (PostgreSQL connect_timeout). A server or "
@@ -214,12 +278,13 @@ class DatabaseConfig(Section):
 
 
 class PrivacyConfig(Section):
-    store_face_images: bool = False
-    retention_days: int = Field(30, ge=1, le=3650)
+    store_face_images: bool = Field(False, description="Keep a photo of each visitor's face in the data directory.")
+    retention_days: int = Field(30, ge=1, le=3650, description="Stored face images older than this many days are "
+                                                               "deleted (checkpoint purge, and daily by the agent).")
 
 
 class WebConfig(Section):
-    host: str = "127.0.0.1"
+    host: str = Field("127.0.0.1", description="Address the web app listens on (0.0.0.0: every interface).")
     port: int = Field(5000, ge=0, lt=65536, description="0 picks a free port (printed at start).")
     secret_key: str = Field("", description="From the environment; generated into the data directory when empty.", repr=False)
     kiosk: bool = Field(False, description="Open the entry screen without login (today only).")
@@ -334,17 +399,31 @@ class VisitorConfig(Section):
 
 class Settings(Section):
     data_dir: str = Field("var", description="Where the database, secrets and images live.")
-    gate: GateConfig = Field(default_factory=GateConfig)
-    scanner: ScannerConfig = Field(default_factory=ScannerConfig)
-    camera: CameraConfig = Field(default_factory=CameraConfig)
-    mask: MaskConfig = Field(default_factory=MaskConfig)
-    rules: RulesConfig = Field(default_factory=RulesConfig)
-    visits: VisitConfig = Field(default_factory=VisitConfig)
-    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
-    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
-    web: WebConfig = Field(default_factory=WebConfig)
-    door: DoorConfig = Field(default_factory=DoorConfig)
-    visitor: VisitorConfig = Field(default_factory=VisitorConfig)
+    gate: GateConfig = Field(default_factory=GateConfig, description="This entrance.")
+    scanner: SerializeAsAny[ScannerConfig] = Field(
+        default_factory=_default_scanner, description="The thermal scanner: its port, protocol (the tag of the "
+                                                      "union) and that protocol's options.")
+    camera: CameraConfig = Field(default_factory=CameraConfig, description="The camera watching the visitor.")
+    mask: MaskConfig = Field(default_factory=MaskConfig, description="Face detection and the mask classifier.")
+    rules: RulesConfig = Field(default_factory=RulesConfig, description="What decides an entry.")
+    visits: VisitConfig = Field(default_factory=VisitConfig, description="When a visit begins, is measured and "
+                                                                         "ends.")
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig, description="The entry log and the central "
+                                                                                 "database.")
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="Face images.")
+    web: WebConfig = Field(default_factory=WebConfig, description="The web app.")
+    door: DoorConfig = Field(default_factory=DoorConfig, description="The door relay.")
+    visitor: VisitorConfig = Field(default_factory=VisitorConfig, description="The visitor screen.")
+
+    @field_validator("scanner", mode="wrap")
+    @classmethod
+    def _scanner_by_protocol(cls, value: Any, handler: Any) -> ScannerConfig:
+        """The scanner union: a table (or a plain ScannerConfig) is validated as its protocol's variant."""
+        if type(value) is ScannerConfig:
+            value = value.model_dump(exclude_unset=True)
+        if isinstance(value, dict):
+            return _scanner_union().validate_python({"protocol": DEFAULT_PROTOCOL, **value})
+        return handler(value)
 
     @property
     def data_path(self) -> Path:
@@ -371,57 +450,126 @@ class ConfigError(Exception):
         super().__init__("\n".join(f"{where}{p}" for p in problems))
 
 
+def _toml_key(key: str) -> str:
+    return ".".join(part.strip().strip('"').strip("'") for part in key.split("."))
+
+
 def _line_of(text: str, dotted: str) -> Optional[int]:
-    """Best-effort line number of a dotted key in TOML text."""
-    parts = dotted.split(".")
-    key = parts[-1]
-    table = ".".join(parts[:-1])
+    """Best-effort line number of a dotted key in TOML text: its own line, else the line of the (inline)
+    table that holds it (a key missing from its table, or set in ``options = { ... }``)."""
+    lines: dict[str, int] = {}
     current = ""
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         header = re.match(r"^\[\s*([^\]]+?)\s*\]", stripped)
         if header:
-            current = header.group(1)
-            if current == dotted:
-                return number
+            current = _toml_key(header.group(1))
+            lines.setdefault(current, number)
             continue
-        if current == table and re.match(rf'^"?{re.escape(key)}"?\s*=', stripped):
-            return number
+        key = re.match(r"""^([A-Za-z0-9_\-."' ]+?)\s*=""", stripped)
+        if key:
+            lines.setdefault(".".join(filter(None, [current, _toml_key(key.group(1))])), number)
+    parts = dotted.split(".")
+    while parts:
+        if ".".join(parts) in lines:
+            return lines[".".join(parts)]
+        parts.pop()
     return None
 
 
-# Tagged unions put the chosen tag in an error's path (door.relay.http.url): dropped, so the key is the file's.
-_TAGS = {"relay": {"lcus", "modbus-rtu", "http", "gpio"}}
+# Tagged unions put the chosen tag in an error's path (door.relay.http.url, scanner.modbus-rtu.options.slave):
+# dropped, so the key is the file's.
+_TAGS = {"relay": lambda: {"lcus", "modbus-rtu", "http", "gpio"}, "scanner": lambda: set(scanner_variants())}
 
 
-def _problems(exc: ValidationError, text: str) -> list[str]:
+def _problems(exc: ValidationError, text: str, origins: Optional[dict[str, str]] = None) -> list[str]:
+    """One line per error: the key as the file spells it, and its line (or the environment variable that set it)."""
     problems = []
     for error in exc.errors():
         parts = [str(part) for part in error["loc"]]
-        dotted = ".".join(p for i, p in enumerate(parts) if not (i and p in _TAGS.get(parts[i - 1], ())))
-        line = _line_of(text, dotted) if text else None
-        at = f" (line {line})" if line else ""
+        dotted = ".".join(p for i, p in enumerate(parts)
+                          if not (i and parts[i - 1] in _TAGS and p in _TAGS[parts[i - 1]]()))
+        message = error["msg"]
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):  # the tag itself: name its key
+            union, tag = dotted, error["ctx"]["discriminator"].strip("'")
+            dotted = f"{union}.{tag}"
+            message = (f"{error['ctx']['tag']!r} is no {tag} of '{union}'; one of {error['ctx']['expected_tags']}"
+                       if error["type"] == "union_tag_invalid" else f"'{union}' needs a {tag}")
+        if origins and dotted in origins:
+            at = f" (from {origins[dotted]})"
+        else:
+            line = _line_of(text, dotted) if text else None
+            at = f" (line {line})" if line else ""
         if error["type"] == "extra_forbidden":
             problems.append(f"unknown key '{dotted}'{at}")
         else:
-            problems.append(f"'{dotted}'{at}: {error['msg']}")
+            problems.append(f"'{dotted}'{at}: {message}")
     return problems
 
 
-def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, str]]:
+def _models_of(annotation: Any) -> list[type[BaseModel]]:
+    """The models a field holds: its own, a union's members; the scanner's are its per-protocol variants."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(scanner_variants().values()) if annotation is ScannerConfig else [annotation]
+    return [model for arg in get_args(annotation) for model in _models_of(arg)]
+
+
+def env_keys(name: str) -> dict[tuple[str, ...], Any]:
+    """The keys (paths, with their types) an environment variable's name can mean: ``CHECKPOINT_`` and the
+    path's parts joined by ``_``. Keys contain ``_`` too, so the name is read against the schema."""
+    def paths(models: list[type[BaseModel]], rest: str) -> dict[tuple[str, ...], Any]:
+        found: dict[tuple[str, ...], Any] = {}
+        for model in models:
+            for name, field in model.model_fields.items():
+                key, inner = field.alias or name, _models_of(field.annotation)
+                if inner and rest.startswith(key + "_"):
+                    found.update({(key, *path): kind for path, kind in paths(inner, rest[len(key) + 1:]).items()})
+                elif not inner and rest == key:
+                    found[(key,)] = field.annotation
+        return found
+
+    return paths([Settings], name[len(ENV_PREFIX):].lower()) if name.startswith(ENV_PREFIX) else {}
+
+
+def _env_value(value: str, kind: Any) -> Any:
+    """A variable's text as its key wants it: pydantic reads numbers and booleans from text; arrays are
+    written as in TOML (``[0.1, 0.2, 0.6, 0.6]``), and numbered choices (modbus ``function``) as numbers."""
+    kinds = [kind, *get_args(kind)]
+    if value.lstrip().startswith("[") and any(get_origin(k) in (tuple, list) for k in kinds):
+        try:
+            return tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            return value
+    choices = get_args(kind) if get_origin(kind) is Literal else ()
+    if choices and all(type(choice) is int for choice in choices) and re.fullmatch(r"-?\d+", value.strip()):
+        return int(value)
+    return value
+
+
+def _env_overrides(environ: dict[str, str]) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """The overrides in ``environ``, the variable that set each key, and the names under a section that
+    set no key (other CHECKPOINT_* names, such as CHECKPOINT_CONFIG, are not settings and are left alone)."""
     overrides: dict[str, Any] = {}
-    sections = {name for name, field in Settings.model_fields.items() if name != "data_dir"}
-    for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX):
-            continue
+    origins: dict[str, str] = {}
+    problems: list[str] = []
+    sections = set(Settings.model_fields)
+    for name, value in sorted(environ.items()):
         rest = name[len(ENV_PREFIX):].lower()
-        if rest == "data_dir":
-            overrides["data_dir"] = value
+        if not name.startswith(ENV_PREFIX) or not any(rest == s or rest.startswith(s + "_") for s in sections):
             continue
-        section, _, key = rest.partition("_")
-        if section in sections and key:
-            overrides.setdefault(section, {})[key] = value
-    return overrides
+        keys = env_keys(name)
+        if len(keys) != 1:
+            problems.append(f"environment {name}: " + (
+                f"names several keys ({', '.join(sorted('.'.join(k) for k in keys))})" if keys else
+                "names no key (CHECKPOINT_ and the key's path, its dots as '_': CHECKPOINT_RULES_FEVER_THRESHOLD_C)"))
+            continue
+        (path, kind), = keys.items()
+        node = overrides
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = _env_value(value, kind)
+        origins[".".join(path)] = name
+    return overrides, origins, problems
 
 
 def _merge(base: dict, extra: dict) -> dict:
@@ -449,12 +597,14 @@ def load_settings(path: Optional[str | Path] = None, environ: Optional[dict[str,
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError([f"not valid TOML: {exc}"], source) from exc
-    env = _env_overrides(dict(os.environ if environ is None else environ))
+    env, origins, problems = _env_overrides(dict(os.environ if environ is None else environ))
     data = _merge(_merge(data, env), overrides or {})
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_problems(exc, text), source) from exc
+        raise ConfigError(problems + _problems(exc, text, origins), source) from exc
+    if problems:
+        raise ConfigError(problems, source)
     if path and not Path(settings.data_dir).is_absolute() and "data_dir" in data:
         # A relative data_dir in a file is relative to that file.
         settings.data_dir = str((Path(path).parent / settings.data_dir).resolve())
@@ -466,7 +616,7 @@ def effective_toml(settings: Settings) -> str:
     (checkpoint.redact: secret-named keys such as web.secret_key, and the passwords in URLs)."""
     from checkpoint.redact import mask_settings
 
-    data = mask_settings(settings.model_dump(mode="json"))
+    data = mask_settings(settings.model_dump(mode="json", by_alias=True))
     lines: list[str] = []
 
     def scalar(value: Any) -> str:

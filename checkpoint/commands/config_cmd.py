@@ -11,8 +11,15 @@ DESCRIPTION = """Validate a configuration file.
   checkpoint config check FILE
 
 prints the effective settings (file + CHECKPOINT_* environment overrides +
-defaults) as TOML with secrets masked. Exits 2 naming each unknown key or bad
-value, with its line in the file."""
+defaults, the scanner protocol's options included) as TOML with secrets
+masked. Exits 2 naming each unknown key or bad value, with its line in the
+file or the environment variable that set it: an unknown scanner protocol, an
+option the protocol does not have or a bad value for one, a threshold finer
+than 0.1 °C.
+
+An environment variable sets a key by its path, dots as underscores:
+CHECKPOINT_DATABASE_URL, CHECKPOINT_RULES_FEVER_THRESHOLD_C=37.5,
+CHECKPOINT_SCANNER_OPTIONS_SLAVE=2, CHECKPOINT_CAMERA_ROI="[0.2, 0.1, 0.6, 0.8]"."""
 
 
 def configure(parser) -> None:

@@ -48,9 +48,24 @@ Result = Union[Sample, Fault, None]
 
 
 class CommonOptions(BaseModel):
-    """Options every protocol accepts (``[scanner.options]``)."""
+    """Options every protocol accepts (``[scanner.options]``).
+
+    Each protocol declares its own subclass (``ScannerProtocol.Options``); the configuration validates
+    ``[scanner.options]`` against the one of its ``protocol`` (checkpoint.config.scanner_variants), every
+    field with a description. ``dict(options)`` and ``{**options}`` give the options set explicitly, by
+    their names in the file, so a configuration's options can be laid over a recording's.
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    def keys(self) -> list[str]:
+        return [self.__class__.model_fields[name].alias or name for name in self.model_fields_set]
+
+    def __getitem__(self, key: str) -> Any:
+        for name, field in self.__class__.model_fields.items():
+            if key in (name, field.alias) and name in self.model_fields_set:
+                return getattr(self, name)
+        raise KeyError(key)
 
     min_c: float = Field(-40.0, description="Raw values below this are sensor errors (physical range).")
     max_c: float = Field(380.0, description="Raw values above this are sensor errors (physical range).")

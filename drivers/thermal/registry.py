@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import importlib
-from typing import Optional
+from typing import Optional, Union
 
-from drivers.thermal.base import ScannerProtocol
+from drivers.thermal.base import CommonOptions, ScannerProtocol
 
 _PROTOCOLS: dict[str, type[ScannerProtocol]] = {}
 _MODULES = ("ascii", "mlx90640_text", "gy_mcu90640", "modbus_rtu", "optris")
@@ -34,6 +34,19 @@ def protocol_class(key: str) -> type[ScannerProtocol]:
         raise ValueError(f"unknown scanner protocol {key!r}; known: {', '.join(sorted(_PROTOCOLS))}") from None
 
 
-def make_protocol(key: str, options: Optional[dict] = None) -> ScannerProtocol:
-    """Build the protocol ``key`` with its options validated (OptionsError names bad keys)."""
-    return protocol_class(key).from_options(options)
+def options_models() -> dict[str, type[CommonOptions]]:
+    """Every protocol's own options model, by protocol key (the configuration's scanner union)."""
+    _load()
+    return {key: _PROTOCOLS[key].Options for key in sorted(_PROTOCOLS)}
+
+
+def make_protocol(key: str, options: Union[dict, CommonOptions, None] = None) -> ScannerProtocol:
+    """Build the protocol ``key`` with its options validated (OptionsError names bad keys).
+
+    ``options`` is a dict of raw options, or the protocol's own options model as the configuration
+    validated it (``[scanner.options]``), used as it is.
+    """
+    cls = protocol_class(key)
+    if type(options) is cls.Options:
+        return cls(options)
+    return cls.from_options(options)

@@ -59,8 +59,8 @@ class ModbusOptions(CommonOptions):
     reference_register: Optional[int] = Field(None, ge=0, le=0xFFFF, description="Register of a blackbody sensor.")
     scale: float = Field(0.1, description="°C per register unit.")
     signed: bool = Field(True, description="Register is a signed 16-bit value.")
-    poll_interval_s: float = Field(0.5, gt=0, le=60)
-    reply_timeout_s: float = Field(0.3, gt=0, le=10)
+    poll_interval_s: float = Field(0.5, gt=0, le=60, description="Seconds between requests for a reading.")
+    reply_timeout_s: float = Field(0.3, gt=0, le=10, description="A request not answered in this time is a timeout.")
 
 
 class ModbusFramer(Framer):

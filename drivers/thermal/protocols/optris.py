@@ -31,8 +31,8 @@ def frame_gap_s(baudrate: int) -> float:
 
 class OptrisOptions(CommonOptions):
     dtr: bool = Field(True, description="Set DTR after opening (powers CS models).")
-    poll_interval_s: float = Field(0.5, gt=0, le=60)
-    reply_timeout_s: float = Field(0.3, gt=0, le=10)
+    poll_interval_s: float = Field(0.5, gt=0, le=60, description="Seconds between requests for a reading.")
+    reply_timeout_s: float = Field(0.3, gt=0, le=10, description="A request not answered in this time is a timeout.")
 
 
 def decode_temperature(reply: bytes) -> float:
