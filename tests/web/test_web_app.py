@@ -65,8 +65,11 @@ def test_healthz_marks_a_gate_silent_after_ten_seconds(client, engine):
 
 def test_security_headers_and_cookie_flags(client, auth):
     response = auth.login("guard")
-    cookie = response.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    cookies = {c.split("=", 1)[0]: c for c in response.headers.getlist("Set-Cookie")}
+    session = cookies["checkpoint_session"]
+    assert "HttpOnly" in session and "SameSite=Lax" in session and "Secure" not in session
+    device = cookies["checkpoint_device"]  # the sign-in limits' known-browser cookie: sent to /login only
+    assert "HttpOnly" in device and "SameSite=Strict" in device and "Path=/login" in device
     page = client.get("/")
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     assert page.headers["X-Frame-Options"] == "DENY"
