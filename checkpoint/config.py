@@ -147,7 +147,8 @@ class CameraConfig(Section):
 
 class MaskConfig(Section):
     model: str = Field("", description="Mask classifier file; empty uses the model shipped in the package.")
-    face_score: float = Field(0.3, gt=0, lt=1, description="Face detector score threshold.")
+    face_score: float = Field(0.5, gt=0, lt=1, description="Score threshold of the face detector's first pass on "
+                              "camera frames (still photos use at most 0.3: a photo is known to show someone).")
     smoothing_frames: int = Field(5, ge=1, le=60, description="Frames of one visitor averaged before deciding.")
     min_face_px: int = Field(40, ge=8, description="Faces whose shorter side is smaller (frame pixels) are never "
                              "the visitor: too far away to judge the mask.")
@@ -156,8 +157,8 @@ class MaskConfig(Section):
     reach_side: int = Field(256, ge=0, le=1280, multiple_of=16, description="Input side of the reach pass for small "
                             "faces, run unless the first pass finds a visitor filling a third of the frame; 0 turns "
                             "it off (faster, but faces under about 100 px of a 640x480 frame are missed).")
-    reach_score: float = Field(0.3, gt=0, lt=1, description="Face detector score threshold of the reach pass.")
-    face_check: float = Field(0.5, gt=0, le=1, description="A detection the mask classifier judges to be no face "
+    reach_score: float = Field(0.25, gt=0, lt=1, description="Face detector score threshold of the reach pass.")
+    face_check: float = Field(0.3, gt=0, le=1, description="A detection the mask classifier judges to be no face "
                               "with at least this probability is dropped (signs, ears, hands); 1 keeps every one.")
 
 

@@ -16,7 +16,7 @@ from typing import Mapping
 from checkpoint.messages import MASK, MASK_INCORRECT, NO_MASK, UNCERTAIN
 
 # Chosen on validation (drivers/mask/models/MODEL_CARD.md, "Operating point").
-DEFAULT_MASK_THRESHOLD = 0.8
+DEFAULT_MASK_THRESHOLD = 0.6
 DEFAULT_REFUSE_THRESHOLD = 0.5
 
 

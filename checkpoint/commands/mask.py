@@ -55,8 +55,8 @@ def configure(parser) -> None:
     tr.add_argument("dirs", nargs="+", metavar="DIR",
                     help="one or more data folders (face photos with with_mask/ and without_mask/, or boxed scenes "
                          "with images/ and annotations/), then the output folder")
-    tr.add_argument("--epochs", type=int, default=60)
-    tr.add_argument("--width", type=int, default=24, help="channels of the first layer (default 24)")
+    tr.add_argument("--epochs", type=int, default=70)
+    tr.add_argument("--width", type=int, default=32, help="channels of the first layer (default 32)")
     tr.add_argument("--no-synthetic", action="store_true",
                     help="train without the synthetic incorrect masks and hands at the mouth")
     tr.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
@@ -160,7 +160,10 @@ def _train(args) -> int:
         print("checkpoint: mask train needs at least one data folder and the output folder", file=sys.stderr)
         return 2
     *data_dirs, out_dir = args.dirs
-    meta = train(data_dirs, out_dir, epochs=args.epochs, seed=args.seed, face_score=_mask_config(args).face_score,
+    from drivers.mask.pipeline import STILL_FACE_SCORE
+
+    still_score = min(_mask_config(args).face_score, STILL_FACE_SCORE)  # training photos are still photos
+    meta = train(data_dirs, out_dir, epochs=args.epochs, seed=args.seed, face_score=still_score,
                  input_size=args.input_size, width=args.width, synthetic=not args.no_synthetic,
                  pose=not args.no_pose_augment, cache=args.cache, threads=args.threads, log=log)
     print(json.dumps({"validation": meta["validation"]}))

@@ -16,6 +16,7 @@ from drivers.mask.pose import head_pose
 
 Roi = tuple[float, float, float, float]
 CONFIDENT_SCORE = 0.5  # faces at least this sure are preferred over larger, doubtful ones
+STILL_FACE_SCORE = 0.3  # a photo is known to show someone: a lower threshold misses fewer tight crops
 FLAT_STD = 4.0  # a "face" whose pixels vary less than this (grey levels) is not one
 
 
@@ -109,7 +110,8 @@ class MaskPipeline:
         self.config = config
         self.roi = roi
         self.still_images = still_images
-        self.detector = FaceDetector(config.face_score, retry_max_side=None if still_images else RETRY_MAX_SIDE,
+        score = min(config.face_score, STILL_FACE_SCORE) if still_images else config.face_score
+        self.detector = FaceDetector(score, retry_max_side=None if still_images else RETRY_MAX_SIDE,
                                      tile_retry=still_images, side=config.detector_side,
                                      reach_side=config.reach_side, reach_score=config.reach_score)
         self.classifier = MaskClassifier(config.model or None)

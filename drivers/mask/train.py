@@ -24,6 +24,7 @@ from typing import Callable, Optional
 import cv2
 import numpy as np
 
+from checkpoint.mask_verdict import DEFAULT_MASK_THRESHOLD
 from checkpoint.messages import MASK, MASK_INCORRECT, NO_MASK
 from drivers.mask.augment import CONTEXT, CONTEXT_EXTRA, augment
 from drivers.mask.crops import crop_face, crop_square
@@ -229,7 +230,8 @@ def predict(model, crops: np.ndarray) -> np.ndarray:
 FACE_CHECK = 0.5  # p(not a face) at which a detection is dropped (drivers/mask/pipeline.py)
 
 
-def figures(probs: np.ndarray, labels: np.ndarray, found: np.ndarray, mask_threshold: float = 0.8) -> dict:
+def figures(probs: np.ndarray, labels: np.ndarray, found: np.ndarray,
+            mask_threshold: float = DEFAULT_MASK_THRESHOLD) -> dict:
     """Per-class recall (arg-max over the mask classes), balanced accuracy, the
     gate's view at ``mask_threshold`` (masked faces let in, bare and incorrect
     ones not let in; p(mask) among the mask classes, as the pipeline gives it)
@@ -362,8 +364,8 @@ CLASS_WEIGHTS = (1.0, 1.0, 1.0, 0.5)  # the safety lean is the operating point's
 # the not-a-face negatives outnumber the faces, so they count half
 
 
-def train(data_dirs: list[str | Path], out_dir: str | Path, epochs: int = 60, seed: int = 0, batch: int = 64,
-          face_score: float = 0.3, input_size: int = INPUT_SIZE, width: int = 24, synthetic: bool = True,
+def train(data_dirs: list[str | Path], out_dir: str | Path, epochs: int = 70, seed: int = 0, batch: int = 64,
+          face_score: float = 0.3, input_size: int = INPUT_SIZE, width: int = 32, synthetic: bool = True,
           pose: bool = True, cache: Optional[Path] = None, threads: int = 2,
           log: Callable[[str], None] = print) -> dict:
     import torch

@@ -115,10 +115,12 @@ def test_eval_of_a_folder_without_class_folders_is_a_clear_error(tmp_path):
 @needs_shared
 @pytest.mark.shared
 def test_detect_on_a_folder_prints_one_json_line_per_image(tmp_path):
-    photo = cv2.imread(str(sorted((PHOTOS / "with_mask").iterdir())[0]))
-    frame = np.full((480, 640, 3), 90, np.uint8)
-    small = cv2.resize(photo, (256, 256))
-    frame[100:356, 300:556] = small
+    camera = MaskPipeline(MaskConfig())
+    for path in sorted((PHOTOS / "with_mask").iterdir()):  # a photo the camera pipeline finds a visitor in
+        frame = np.full((480, 640, 3), 90, np.uint8)
+        frame[100:356, 300:556] = cv2.resize(cv2.imread(str(path)), (256, 256))
+        if camera.observe(frame, 0.0).has_face:
+            break
     cv2.imwrite(str(tmp_path / "b_frame.png"), frame)
     cv2.imwrite(str(tmp_path / "a_blank.png"), np.full((480, 640, 3), 128, np.uint8))
     (tmp_path / "notes.txt").write_text("not an image")
