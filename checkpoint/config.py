@@ -398,6 +398,70 @@ class VisitorConfig(Section):
         "id", description="Spoken language: Bahasa Indonesia, English, or Indonesian then English.")
 
 
+class MqttConfig(Section):
+    """Events out over MQTT (checkpoint/events_out, docs/events.md)."""
+
+    enabled: bool = Field(False, description="Publish every entry, override, exit, door actuation and health change "
+                                             "to an MQTT broker, from the local log (store-and-forward).")
+    host: str = Field("127.0.0.1", description="The broker's host name or address.")
+    port: int = Field(1883, ge=1, lt=65536, description="The broker's port (1883; 8883 with TLS, usually).")
+    username: str = Field("", description="Login at the broker (empty: none).")
+    password: str = Field("", description="Password for that login.", repr=False)
+    tls: bool = Field(False, description="Connect with TLS, the broker's certificate checked.")
+    ca_file: str = Field("", description="CA certificate file (PEM) for TLS; empty: the system's.")
+    client_id: str = Field("", max_length=64, description="MQTT client id, unique at the broker; empty: "
+                                                          "checkpoint-<gate id>.")
+    topic_prefix: str = Field("checkpoint", description="Topics are <topic_prefix>/<gate id>/<kind> (entry, override, "
+                                                        "exit, door, health, state, availability).")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive: a broker silent for 1.5 times this "
+                                                            "is gone, and the last will ('offline') is sent by it.")
+    connect_timeout_s: float = Field(5.0, gt=0, le=60, description="Longest wait to connect to the broker.")
+    ack_timeout_s: float = Field(10.0, gt=0, le=300, description="A message the broker has not acknowledged "
+                                                                 "(QoS 1 PUBACK) in this time ends the connection; "
+                                                                 "it is sent again on the next one.")
+    retry_max_s: float = Field(30.0, gt=0, le=3600, description="Longest wait between connection attempts.")
+    batch: int = Field(100, ge=1, le=10000, description="Rows read from the local log and sent in one go.")
+    state_s: float = Field(60.0, ge=1, le=3600, description="The retained gate state is published when it changes, "
+                                                            "and at least this often.")
+    discovery: bool = Field(True, description="Publish Home Assistant MQTT discovery for the gate's sensors "
+                                              "(visitors today, occupancy, last temperature, health, door).")
+    discovery_prefix: str = Field("homeassistant", description="Home Assistant's discovery prefix.")
+
+    @field_validator("topic_prefix", "discovery_prefix")
+    @classmethod
+    def _topic_chars(cls, value: str) -> str:
+        if not value or any(c in value for c in "+#\0") or value.startswith("/") or value.endswith("/"):
+            raise ValueError("a topic prefix is not empty, has no '+', '#' or NUL and no '/' at either end")
+        return value
+
+
+class WebhooksConfig(Section):
+    """Events out as signed HTTP POSTs (checkpoint/events_out, docs/events.md)."""
+
+    enabled: bool = Field(False, description="POST every entry, override, exit, door actuation and health change "
+                                             "as JSON to url, from the local log (store-and-forward).")
+    url: str = Field("", description="The receiver: an http:// or https:// URL.")
+    secret: str = Field("", description="Shared secret of the X-Checkpoint-Signature header (HMAC-SHA256 of the "
+                                        "body); at least 16 characters.", repr=False)
+    timeout_s: float = Field(5.0, gt=0, le=120, description="A request not answered in this time is retried.")
+    retry_max_s: float = Field(60.0, gt=0, le=3600, description="Longest wait between retries (the receiver down, "
+                                                                "a 5xx, 408 or 429; Retry-After is honoured up to it).")
+    max_attempts: int = Field(5, ge=1, le=100, description="An event the receiver refuses (any other 4xx) is tried "
+                                                           "this many times, then set aside as a dead letter "
+                                                           "(<data_dir>/webhook-dead-<gate>.jsonl) so the next can go.")
+    ca_file: str = Field("", description="CA certificate file (PEM) for an https:// receiver; empty: the system's.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> "WebhooksConfig":
+        if self.enabled:
+            if not re.match(r"^https?://[^/?#\s]+", self.url):
+                raise ValueError("webhooks need an http:// or https:// url when enabled")
+            if len(self.secret) < 16:
+                raise ValueError("webhooks need a secret of at least 16 characters when enabled "
+                                 "(CHECKPOINT_WEBHOOKS_SECRET)")
+        return self
+
+
 class Settings(Section):
     data_dir: str = Field("var", description="Where the database, secrets and images live.")
     gate: GateConfig = Field(default_factory=GateConfig, description="This entrance.")
@@ -415,6 +479,9 @@ class Settings(Section):
     web: WebConfig = Field(default_factory=WebConfig, description="The web app.")
     door: DoorConfig = Field(default_factory=DoorConfig, description="The door relay.")
     visitor: VisitorConfig = Field(default_factory=VisitorConfig, description="The visitor screen.")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, description="Events out over MQTT, with Home Assistant "
+                                                                     "discovery.")
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig, description="Events out as signed HTTP POSTs.")
 
     @field_validator("scanner", mode="wrap")
     @classmethod

@@ -134,3 +134,15 @@ class User(SQLModel, table=True):
         default=0, sa_column_kwargs={"server_default": "0"},
         description="Sessions carry the generation they were opened in and end when it changes: sign-out, "
                     "disable, a new password or role, `checkpoint user unlock`.")
+
+
+class EventCursor(SQLModel, table=True):
+    """Events out (checkpoint/events_out): the last row id of a log table each sink has delivered."""
+
+    __tablename__ = "event_cursor"
+
+    gate_id: str = Field(primary_key=True, max_length=64)
+    sink: str = Field(primary_key=True, max_length=32, description="mqtt or webhook.")
+    source: str = Field(primary_key=True, max_length=16, description="The table: entry, exit or override.")
+    last_id: int = 0
+    updated_at: datetime  # UTC

@@ -46,6 +46,7 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     "override": {"gate": ("INSERT", "SELECT (id, uid, entry_uid, gate_id, outcome)"), "web": ("SELECT", "INSERT")},
     "gate_status": {"gate": ("SELECT", "INSERT", "UPDATE"), "web": ("SELECT",)},  # the heartbeat upsert
     "app_user": {"web": ("SELECT", "INSERT", "UPDATE")},  # accounts: the web app only, never a gate
+    "event_cursor": {},  # events out (checkpoint/events_out): a gate's own log only, never the central one
 }
 _NAME = re.compile(r"^[a-z_][a-z0-9_$]{0,62}$")
 

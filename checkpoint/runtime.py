@@ -55,6 +55,7 @@ class AgentRuntime:
         self.agent: Optional[Agent] = None
         self.door = None  # checkpoint.door.DoorWorker when [door] mode is not off
         self._door_watch = None
+        self.events = None  # checkpoint.events_out.EventsOut when [mqtt] or [webhooks] is enabled
         self.started_at: Optional[datetime] = None
 
     # -- lifecycle -------------------------------------------------------------
@@ -89,6 +90,7 @@ class AgentRuntime:
         self._last_purge_day: Optional[str] = None
         self.health.on_change(self._on_health_change)
         self._start_door()
+        self._start_events()
         self._start_scanner()
         self._start_camera()
         self._spawn(self._decide_loop, "decisions")
@@ -111,6 +113,8 @@ class AgentRuntime:
             self.recorder.stop()
         if self.forwarder is not None:
             self.forwarder.stop()
+        if self.events is not None:  # after the recorder: its last rows go out too, if the broker answers
+            self.events.stop()
         log.info("agent stopped")
 
     def put(self, event: Event) -> None:
@@ -172,6 +176,19 @@ class AgentRuntime:
             self._door_watch = OverrideWatcher(
                 engines, self.settings.gate.id,
                 lambda uid, outcome: worker.overridden(uid, outcome, self.clock.now())).start()
+
+    def _start_events(self) -> None:
+        """Events out ([mqtt], [webhooks]; off by default): read from the local log on their own threads."""
+        settings = self.settings
+        if not (settings.mqtt.enabled or settings.webhooks.enabled):
+            return
+        from checkpoint.events_out import EventsOut
+
+        self.events = EventsOut(settings, self.engine, self.health, clock=self.clock.now,
+                                occupancy=lambda: self.agent.occupancy.inside, door=self.door)
+        self.recorder.on_committed(self.events.kick)
+        self.health.on_change(self.events.health_changed)
+        self.events.start()
 
     def _stop_door(self) -> None:
         if self._door_watch is not None:
