@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "record",
     "scanner",
     "mask",
+    "camera",
     "user",
     "config_cmd",
     "purge",
