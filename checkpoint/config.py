@@ -282,6 +282,13 @@ class PrivacyConfig(Section):
     store_face_images: bool = Field(False, description="Keep a photo of each visitor's face in the data directory.")
     retention_days: int = Field(30, ge=1, le=3650, description="Stored face images older than this many days are "
                                                                "deleted (checkpoint purge, and daily by the agent).")
+    entry_retention_days: int = Field(
+        0, ge=0, le=36500, description="Entries (with their overrides) and exits of local days more than this many "
+        "days before today, in the gate's time zone, are deleted daily by the agent's recorder and by checkpoint "
+        "purge; each deleted day's counts are kept (daily_count), so the reports still show it. 0 keeps them forever.")
+    store_temperatures: bool = Field(
+        True, description="false: outcome only. New entries store no temperature (body, object, ambient) and no mask "
+        "probability; the outcome, its reasons and the mask class are kept.")
 
 
 class WebConfig(Section):
@@ -475,7 +482,8 @@ class Settings(Section):
                                                                          "ends.")
     database: DatabaseConfig = Field(default_factory=DatabaseConfig, description="The entry log and the central "
                                                                                  "database.")
-    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="Face images.")
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig,
+                                   description="Face images, how long entries are kept, outcome-only logging.")
     web: WebConfig = Field(default_factory=WebConfig, description="The web app.")
     door: DoorConfig = Field(default_factory=DoorConfig, description="The door relay.")
     visitor: VisitorConfig = Field(default_factory=VisitorConfig, description="The visitor screen.")

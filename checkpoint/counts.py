@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from checkpoint.models import ALLOWED, DENIED, REMEASURE, Entry, Exit, Override
+from checkpoint.models import ALLOWED, DENIED, REMEASURE, DailyCount, Entry, Exit, Override
 from checkpoint.reasons import canonical
 
 
@@ -80,13 +80,17 @@ def _gate_filter(statement, column, gate_id: Optional[str]):
     return statement.where(column == gate_id) if gate_id else statement
 
 
-def daily_counts(session: Session, day: str, gate_id: Optional[str] = None) -> DailyCounts:
+def daily_counts(session: Session, day: str, gate_id: Optional[str] = None, archived: bool = True) -> DailyCounts:
     """Counts for one local day (``YYYY-MM-DD``), for one gate or all gates."""
-    return daily_range(session, day, day, gate_id)[0]
+    return daily_range(session, day, day, gate_id, archived)[0]
 
 
-def daily_range(session: Session, first: str, last: str, gate_id: Optional[str] = None) -> list[DailyCounts]:
-    """Counts for every local day from ``first`` to ``last`` inclusive (days with no entries included)."""
+def daily_range(session: Session, first: str, last: str, gate_id: Optional[str] = None,
+                archived: bool = True) -> list[DailyCounts]:
+    """Counts for every local day from ``first`` to ``last`` inclusive (days with no entries included).
+
+    Days whose entries the retention period deleted (checkpoint/retention.py) count from ``daily_count``,
+    added to what is left of them in the log (``archived=False``: the log only)."""
     start, end = date.fromisoformat(first), date.fromisoformat(last)
     if end < start:
         raise ValueError("the last day is before the first")
@@ -143,7 +147,27 @@ def daily_range(session: Session, first: str, last: str, gate_id: Optional[str] 
     )
     for day, count in session.exec(overridden):
         days[day].overridden = count
+    if archived:
+        _add_archived(session, days, first, last, gate_id)
     return list(days.values())
+
+
+def _add_archived(session: Session, days: dict[str, DailyCounts], first: str, last: str,
+                  gate_id: Optional[str]) -> None:
+    import json
+
+    rows = session.exec(_gate_filter(select(DailyCount).where(DailyCount.day >= first, DailyCount.day <= last),
+                                     DailyCount.gate_id, gate_id)).scalars()
+    for row in rows:
+        counts = days[row.day]
+        for name in ("allowed", "denied", "remeasure", "flagged", "overridden", "exits"):
+            setattr(counts, name, getattr(counts, name) + getattr(row, name))
+        for code, n in json.loads(row.denied_by_reason or "{}").items():
+            counts.denied_by_reason[code] = counts.denied_by_reason.get(code, 0) + n
+        hourly = json.loads(row.hourly or "[]")
+        if len(hourly) == 24:
+            counts.hourly = [a + b for a, b in zip(counts.hourly, hourly)]
+        counts.visitors = counts.allowed + counts.denied
 
 
 def latest_override_ids():
@@ -177,10 +201,12 @@ def total(rows: list[DailyCounts], day: str = "", gate_id: Optional[str] = None)
 
 
 def gates_in_range(session: Session, first: str, last: str) -> list[str]:
-    """Gates with entries or exits on these local days."""
+    """Gates with entries, exits or kept counts (checkpoint/retention.py) on these local days."""
     entries = select(Entry.gate_id).where(Entry.local_date >= first, Entry.local_date <= last).distinct()
     exits = select(Exit.gate_id).where(Exit.local_date >= first, Exit.local_date <= last).distinct()
-    return sorted(set(session.exec(entries).scalars()) | set(session.exec(exits).scalars()))
+    archived = select(DailyCount.gate_id).where(DailyCount.day >= first, DailyCount.day <= last).distinct()
+    return sorted(set(session.exec(entries).scalars()) | set(session.exec(exits).scalars())
+                  | set(session.exec(archived).scalars()))
 
 
 def override_delta(session: Session, day: str, gate_id: Optional[str] = None) -> int:

@@ -146,3 +146,24 @@ class EventCursor(SQLModel, table=True):
     source: str = Field(primary_key=True, max_length=16, description="The table: entry, exit or override.")
     last_id: int = 0
     updated_at: datetime  # UTC
+
+
+class DailyCount(SQLModel, table=True):
+    """The counts of a gate's local day whose entries were deleted by ``[privacy] entry_retention_days``
+    (checkpoint/retention.py): what checkpoint.counts reports for that day from then on. No temperatures,
+    no reasons beyond the denial counts, no person: only numbers."""
+
+    __tablename__ = "daily_count"
+
+    gate_id: str = Field(primary_key=True, max_length=64)
+    day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD in the gate's time zone
+    allowed: int = 0  # final outcomes, as counts.DailyCounts
+    denied: int = 0
+    remeasure: int = 0
+    flagged: int = 0
+    overridden: int = 0
+    exits: int = 0
+    denied_by_reason: str = Field(default="{}", description="JSON: reason code -> final denials.")
+    hourly: str = Field(default="[]", description="JSON: 24 visitor counts, one per local hour.")
+    entries_deleted: int = 0  # entries purged into this row (an audit of the purge)
+    archived_at: datetime  # UTC, the latest purge that added to this row

@@ -43,6 +43,7 @@ from checkpoint.backoff import Backoff
 from checkpoint.health import ComponentReporter, short_error
 from checkpoint.journal import Journal
 from checkpoint.models import Entry, Exit, GateStatus
+from checkpoint.retention import PurgeResult, RetentionJob, strip_measurements
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +131,13 @@ class Recorder:
                  clock: Callable[[], float] = time.time, batch_size: int = 100,
                  retry_initial_s: float = 0.05, retry_max_s: float = 2.0,
                  journal: Optional[Journal] = None, journal_reporter: Optional[ComponentReporter] = None,
-                 settle_s: float = 2.0) -> None:
+                 settle_s: float = 2.0, retention: Optional[RetentionJob] = None,
+                 store_temperatures: bool = True) -> None:
         self._engine = engine
+        # [privacy] entry_retention_days: the daily purge runs in the writer thread, the log's one writer
+        self._retention = retention
+        self._purge_requests: list[tuple[threading.Event, dict]] = []
+        self._store_temperatures = store_temperatures  # false: outcome only, stripped before the journal
         self._reporter = reporter
         self._clock = clock
         self._batch_size = batch_size
@@ -158,6 +164,10 @@ class Recorder:
         self._unannounced: set[str] = set()  # rows of this run the listeners have not heard of
         if journal is not None:
             recovered = journal.recover()
+            if not store_temperatures:
+                for row in recovered:
+                    if isinstance(row, Entry):
+                        strip_measurements(row)
             self._recheck = {row.uid for row in recovered}
             self._pending.extend(recovered)
             if journal_reporter:
@@ -171,6 +181,8 @@ class Recorder:
 
     def submit(self, row: Row) -> None:
         """Queue a row; with a working journal it is on disk when this returns."""
+        if not self._store_temperatures and isinstance(row, Entry):
+            strip_measurements(row)  # outcome only: not in the journal, the log or the central copy either
         with self._cond:
             if self._journal is not None:
                 if self._unjournaled:
@@ -251,6 +263,40 @@ class Recorder:
                 self._cond.wait(remaining)
         return True
 
+    def purge_entries(self, timeout: float = 60.0) -> PurgeResult:
+        """Run the retention purge now, in the writer thread (between two batches); its result.
+        Raises what the purge raised, or TimeoutError."""
+        if self._retention is None:
+            raise RuntimeError("no entry retention configured ([privacy] entry_retention_days = 0)")
+        done, box = threading.Event(), {}
+        with self._cond:
+            self._purge_requests.append((done, box))
+            self._cond.notify_all()
+        if not done.wait(timeout):
+            raise TimeoutError(f"the entry purge did not finish within {timeout:g} s")
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
+    def _retention_due(self) -> bool:
+        """Call with the lock held."""
+        return self._retention is not None and (bool(self._purge_requests) or self._retention.due(self._clock()))
+
+    def _run_retention(self) -> None:
+        """The retention purge, in the writer thread: daily, and for each waiting request."""
+        with self._cond:
+            requests, self._purge_requests = self._purge_requests, []
+        box: dict = {}
+        try:
+            box["result"] = self._retention.run(self._engine, self._clock())
+        except Exception as exc:  # locked, down: tried again later; never stops the writer
+            log.error("entry retention purge failed (tried again in %.0f s): %s", self._retention.retry_s,
+                      short_error(exc))
+            box["error"] = exc
+        for done, waiting in requests:
+            waiting.update(box)
+            done.set()
+
     def start(self) -> "Recorder":
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
@@ -264,6 +310,11 @@ class Recorder:
             self._cond.notify_all()
         if self._thread:
             self._thread.join(timeout=max(self._retry_max_s, 1.0) + 1.0)
+        with self._cond:
+            requests, self._purge_requests = self._purge_requests, []
+        for done, box in requests:  # asked for a purge the stopped writer will not run
+            box["error"] = RuntimeError("the recorder stopped before the entry purge ran")
+            done.set()
         if not flushed:
             with self._cond:
                 if self._journal is not None and self._unjournaled:
@@ -286,7 +337,12 @@ class Recorder:
     def _take(self) -> tuple[list[Row], Optional[GateStatus]]:
         with self._cond:
             while not self._pending and self._status is None and not self._stopping:
-                self._cond.wait()
+                if self._retention is None:
+                    self._cond.wait()
+                elif self._retention_due():
+                    break
+                else:
+                    self._cond.wait(self._retention.seconds_until_due(self._clock()))
             batch = [self._pending[i] for i in range(min(self._batch_size, len(self._pending)))]
             status = self._status
             self._busy = bool(batch) or status is not None
@@ -296,8 +352,16 @@ class Recorder:
         backoff = Backoff(self._retry_max_s, self._retry_initial_s)
         failing = False
         while True:
+            if self._retention is not None:
+                with self._cond:
+                    due = self._retention_due() and not self._stopping
+                if due:
+                    self._run_retention()
             batch, status = self._take()
             if not batch and status is None:
+                with self._cond:
+                    if not self._stopping:
+                        continue  # woken for the retention purge
                 return  # stopping with nothing left
             try:
                 written = self._write(batch, status)

@@ -47,6 +47,7 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     "gate_status": {"gate": ("SELECT", "INSERT", "UPDATE"), "web": ("SELECT",)},  # the heartbeat upsert
     "app_user": {"web": ("SELECT", "INSERT", "UPDATE")},  # accounts: the web app only, never a gate
     "event_cursor": {},  # events out (checkpoint/events_out): a gate's own log only, never the central one
+    "daily_count": {"web": ("SELECT",)},  # counts of purged days (checkpoint/retention.py): the reports read them
 }
 _NAME = re.compile(r"^[a-z_][a-z0-9_$]{0,62}$")
 

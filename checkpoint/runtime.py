@@ -31,6 +31,7 @@ from checkpoint.health import ComponentHealth, HealthRegistry, StatusFile, short
 from checkpoint.journal import Journal, journal_path
 from checkpoint.messages import MaskObservation, SensorStatus
 from checkpoint.recorder import Recorder, gate_status
+from checkpoint.retention import RetentionJob
 
 log = logging.getLogger(__name__)
 SENSORS = ("scanner", "camera")
@@ -69,8 +70,13 @@ class AgentRuntime:
         journal = Journal(journal_path(settings.data_path, settings.gate.id))
         # the agent's own view for the screens on this machine, even when the log cannot be written
         self._status_file = StatusFile(status_path(settings.data_path, settings.gate.id))
+        privacy = settings.privacy
+        retention = RetentionJob(settings.gate.id, settings.zone, privacy.entry_retention_days,
+                                 forwarded_only=bool(settings.database.central_url)) \
+            if privacy.entry_retention_days else None
         self.recorder = Recorder(self.engine, self.health.reporter("database"), clock=self.clock.now,
-                                 journal=journal, journal_reporter=self.health.reporter("journal")).start()
+                                 journal=journal, journal_reporter=self.health.reporter("journal"),
+                                 retention=retention, store_temperatures=privacy.store_temperatures).start()
         if self.recorder.backlog:  # rows a crashed run left in the journal: count them in today's occupancy
             self.recorder.flush(timeout=5.0)
         if settings.database.central_url:
