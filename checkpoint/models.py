@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 ALLOWED = "allowed"
@@ -22,6 +22,18 @@ OUTCOMES = (ALLOWED, DENIED, REMEASURE)
 
 def new_uid() -> str:
     return uuid.uuid4().hex
+
+
+# Entries that are not plainly allowed: another outcome, a reason or a flag (the partial log indexes' condition;
+# queries repeat it word for word so both databases use those indexes).
+NOTABLE = "outcome <> 'allowed' OR reasons <> '' OR primary_reason <> ''"
+_LOG_COLUMNS = ("local_date", "gate_id", "outcome", "primary_reason")
+LOG_INDEXES = (  # (name, columns, partial: on NOTABLE rows only); migration 0006
+    ("ix_entry_log_time", ("decided_at", "id", *_LOG_COLUMNS, "body_c"), False),
+    ("ix_entry_log_temp", ("body_c", "id", "decided_at", *_LOG_COLUMNS), False),
+    ("ix_entry_notable_time", ("decided_at", "id", *_LOG_COLUMNS, "body_c", "reasons"), True),
+    ("ix_entry_notable_temp", ("body_c", "id", "decided_at", *_LOG_COLUMNS, "reasons"), True),
+)
 
 
 class Entry(SQLModel, table=True):
@@ -35,6 +47,11 @@ class Entry(SQLModel, table=True):
         # covers the daily counts: one index-only pass per range of days, already in GROUP BY order
         Index("ix_entry_counts", "local_date", "outcome", "primary_reason", "local_hour", "flagged", "gate_id"),
         Index("ix_entry_forward", "forwarded_at", "id"),
+        # the visitor log (web/filters.py): one covering index per sort key (time, temperature), each filter column
+        # in it, so a filter over any range is an index-only walk; the same two over the notable entries only
+        # (not plainly allowed: ~10 %), which reason, primary and outcome filters other than allowed walk
+        *(Index(name, *columns, **(dict(sqlite_where=text(NOTABLE), postgresql_where=text(NOTABLE)) if partial else {}))
+          for name, columns, partial in LOG_INDEXES),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
