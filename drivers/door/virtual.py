@@ -21,12 +21,14 @@ import time
 from typing import Callable, Optional
 
 from drivers.thermal.protocols.modbus_rtu import crc16, with_crc
-from drivers.thermal.pty_device import PtyDevice
+from drivers.thermal.pty_device import PtyServer
 
 PROTOCOLS = ("lcus", "modbus-rtu")
 
 
-class VirtualRelay:
+class VirtualRelay(PtyServer):
+    thread_name = "virtual-relay"
+
     def __init__(self, protocol: str = "lcus", slave: int = 1, channels: int = 8,
                  on_change: Optional[Callable[[int, bool], None]] = None) -> None:
         if protocol not in PROTOCOLS:
@@ -34,45 +36,12 @@ class VirtualRelay:
         self.protocol, self.slave, self.channels = protocol, slave, channels
         self.on_change = on_change
         self.reply_mode = "ok"
-        self.pty = PtyDevice("relay")
+        super().__init__("relay")
         self.frames: list[bytes] = []
         self.rejected: list[bytes] = []  # frames with a bad checksum or CRC, or for another slave
         self.states: dict[int, bool] = {}
         self.changes: list[tuple[float, int, bool]] = []
         self._cond = threading.Condition()
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
-
-    @property
-    def path(self) -> str:
-        return self.pty.path
-
-    def start(self) -> str:
-        path = self.pty.start()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._serve, name="virtual-relay", daemon=True)
-        self._thread.start()
-        return path
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2.0)
-            self._thread = None
-        self.pty.stop()
-
-    def __enter__(self) -> "VirtualRelay":
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def unplug(self) -> None:
-        self.pty.unplug()
-
-    def replug(self) -> str:
-        return self.pty.replug()
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
         """Wait until ``predicate()`` holds, woken by each frame received."""

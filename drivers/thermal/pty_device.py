@@ -185,3 +185,59 @@ class PtyDevice:
             return b""
         ready, _, _ = select.select([master], [], [], 0)
         return os.read(master, 4096) if ready else b""
+
+
+class PtyServer:
+    """The lifecycle every software device on a pseudo-terminal shares: a
+    ``PtyDevice`` and a thread that serves it; start, stop, a context
+    manager, unplug and replug. Subclasses give ``_serve`` (the loop, ending
+    when ``self._stop`` is set) and may give ``_on_plugged`` (what the device
+    says when its cable goes in, e.g. a banner)."""
+
+    thread_name = "virtual-device"
+
+    def __init__(self, pty_name: str) -> None:
+        self.pty = PtyDevice(pty_name)
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    @property
+    def path(self) -> str:
+        return self.pty.path
+
+    def start(self) -> str:
+        """Open the pty and serve; returns the stable device path."""
+        path = self.pty.start()
+        self._on_plugged()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._serve, name=self.thread_name, daemon=True)
+        self._thread.start()
+        return path
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2.0)
+            self._thread = None
+        self.pty.stop()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def unplug(self) -> None:
+        self.pty.unplug()
+
+    def replug(self) -> str:
+        path = self.pty.replug()
+        self._on_plugged()
+        return path
+
+    def _on_plugged(self) -> None:
+        pass
+
+    def _serve(self) -> None:
+        raise NotImplementedError

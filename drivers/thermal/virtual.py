@@ -19,11 +19,13 @@ import threading
 import time
 from typing import Optional
 
-from drivers.thermal.pty_device import PtyDevice
+from drivers.thermal.pty_device import PtyServer
 from drivers.thermal.registry import make_protocol
 
 
-class VirtualScanner:
+class VirtualScanner(PtyServer):
+    thread_name = "virtual-scanner"
+
     def __init__(self, protocol: str, options: Optional[dict] = None, *, idle_c: Optional[float] = 26.0,
                  idle_interval_s: float = 0.5, ambient_c: float = 25.0, hold_s: float = 1.5,
                  banner: bool = True) -> None:
@@ -32,52 +34,15 @@ class VirtualScanner:
         self.send_banner = banner
         self.reply_mode = "ok"
         self.requests = 0
-        self.pty = PtyDevice("scanner")
+        super().__init__("scanner")
         self._lock = threading.Lock()
         self._visitor: Optional[tuple[Optional[float], float, float]] = None  # object, ambient, until
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
-
-    @property
-    def path(self) -> str:
-        return self.pty.path
 
     @property
     def device_path(self) -> str:
         return self.pty.device_path
 
-    def start(self) -> str:
-        """Open the pty and serve; returns the stable device path."""
-        path = self.pty.start()
-        self._greet()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._serve, name="virtual-scanner", daemon=True)
-        self._thread.start()
-        return path
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2.0)
-            self._thread = None
-        self.pty.stop()
-
-    def __enter__(self) -> "VirtualScanner":
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def unplug(self) -> None:
-        self.pty.unplug()
-
-    def replug(self) -> str:
-        path = self.pty.replug()
-        self._greet()
-        return path
-
-    def _greet(self) -> None:
+    def _on_plugged(self) -> None:  # the sketch's banner, at start and after each replug
         if self.send_banner and not self.protocol.polled:
             self.pty.write(self.protocol.banner())
 
