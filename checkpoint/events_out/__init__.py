@@ -64,6 +64,7 @@ class EventsOut:
             self.sinks.append(self.webhook)
         self._stop = threading.Event()
         self._door_thread: Optional[threading.Thread] = None
+        self._last_actuation = None
 
     @property
     def enabled(self) -> bool:
@@ -113,18 +114,21 @@ class EventsOut:
 
     def _watch_door(self) -> None:
         """The door worker's actuations (its history, read as it grows) as live events."""
-        last = None
         while not self._stop.wait(DOOR_POLL_S):
-            history = list(self.door.actuations)
-            fresh = []
-            for actuation in reversed(history):
-                if actuation is last:
-                    break
-                fresh.append(actuation)
-            if not fresh:
-                continue
-            last = history[-1]
-            for actuation in reversed(fresh):
-                event = door_event(self.settings.gate.id, actuation)
-                for sink in self.sinks:
-                    sink.live(event)
+            self._collect_door()
+        self._collect_door()  # the last ones (the door locked at stop)
+
+    def _collect_door(self) -> None:
+        history = list(self.door.actuations)
+        fresh = []
+        for actuation in reversed(history):
+            if actuation is self._last_actuation:
+                break
+            fresh.append(actuation)
+        if not fresh:
+            return
+        self._last_actuation = history[-1]
+        for actuation in reversed(fresh):
+            event = door_event(self.settings.gate.id, actuation)
+            for sink in self.sinks:
+                sink.live(event)

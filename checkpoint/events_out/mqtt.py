@@ -73,12 +73,12 @@ class MqttSink(Sink):
         client.will_set(self.availability, OFFLINE, qos=1, retain=True)
         if config.username:
             client.username_pw_set(config.username, config.password or None)
-        if config.tls:
-            client.tls_set(ca_certs=config.ca_file or None)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         self._connack = None
         try:
+            if config.tls:
+                client.tls_set(ca_certs=config.ca_file or None)
             client.connect(config.host, config.port, keepalive=config.keepalive_s)
         except (OSError, ValueError) as exc:
             raise Unavailable(f"MQTT broker {where} unreachable: {short_error(exc)}") from None

@@ -81,7 +81,8 @@ def discovery(settings, topic_prefix: str, discovery_prefix: str, door_driven: b
               "payload_available": ONLINE, "payload_not_available": OFFLINE, "device": device}
     sensors = {
         ("sensor", "visitors_today"): {"name": "Visitors today", "icon": "mdi:account-group",
-                                       "state_class": "total_increasing", "value_template": "{{ value_json.visitors_today }}",
+                                       "state_class": "total_increasing",
+                                       "value_template": "{{ value_json.visitors_today }}",
                                        "unit_of_measurement": "visitors"},
         ("sensor", "occupancy"): {"name": "Occupancy", "icon": "mdi:home-account", "state_class": "measurement",
                                   "value_template": "{{ value_json.occupancy }}", "unit_of_measurement": "people"},

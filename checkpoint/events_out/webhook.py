@@ -77,7 +77,7 @@ class WebhookSink(Sink):
 
             pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode("utf-8")
             self._auth = "Basic " + base64.b64encode(pair).decode("ascii")
-        self._context = ssl.create_default_context(cafile=config.ca_file or None) if self._https else None
+        self._context: Optional[ssl.SSLContext] = None  # made on first use: a bad ca_file is a health fault
         self.dead_letters_path = Path(dead_letters)
         self.dead_letters = _count_lines(self.dead_letters_path)
         if self.dead_letters:
@@ -119,6 +119,8 @@ class WebhookSink(Sink):
             headers["Authorization"] = self._auth
         timeout = self.config.timeout_s
         if self._https:
+            if self._context is None:
+                self._context = ssl.create_default_context(cafile=self.config.ca_file or None)
             connection = http.client.HTTPSConnection(self._host, self._port, timeout=timeout, context=self._context)
         else:
             connection = http.client.HTTPConnection(self._host, self._port, timeout=timeout)

@@ -19,7 +19,7 @@ from checkpoint.health import DOWN
 from checkpoint.messages import MASK, MASK_INCORRECT, NO_MASK, Box, MaskObservation, ThermalReading
 from checkpoint.models import Override
 from checkpoint.runtime import AgentRuntime
-from conftest import SECRET
+from events_helpers import SECRET
 from drivers.door.virtual import VirtualRelay
 from polling import wait_until
 

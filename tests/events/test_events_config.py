@@ -32,7 +32,8 @@ def test_both_are_off_by_default_and_the_agent_runs_no_sink(tmp_path):
 
 
 @pytest.mark.parametrize("text, expected", [
-    ('[webhooks]\nenabled = true\nsecret = "0123456789abcdef"\n', "'webhooks' (line 1): Value error, webhooks need an http"),
+    ('[webhooks]\nenabled = true\nsecret = "0123456789abcdef"\n',
+     "'webhooks' (line 1): Value error, webhooks need an http"),
     ('[webhooks]\nenabled = true\nurl = "https://example.org/h"\nsecret = "short"\n', "a secret of at least 16"),
     ('[mqtt]\nqos = 2\n', "unknown key 'mqtt.qos' (line 2)"),
     ('[mqtt]\ntopic_prefix = "a/#"\n', "'mqtt.topic_prefix' (line 2)"),

@@ -14,8 +14,7 @@ import time
 import pytest
 
 from checkpoint.health import DOWN, OK
-from conftest import dedup
-from events_helpers import GATE, Gate, gate_settings
+from events_helpers import GATE, Gate, dedup, gate_settings
 from polling import wait_until
 from tcp_proxy import TcpProxy
 
@@ -113,7 +112,7 @@ def test_retained_state_last_will_and_home_assistant_discovery(tmp_path, broker,
         state_topic = f"{prefix}/{GATE}/state"
         assert wait_until(lambda: any(s["visitors_today"] == 3 for s in subscriber.json(state_topic)), 5)
 
-        from conftest import Subscriber
+        from events_helpers import Subscriber
 
         late = Subscriber(host, port, f"{prefix}/#", f"{discovery}/#")  # Home Assistant starting later
         try:
