@@ -162,6 +162,9 @@ class EventCursor(SQLModel, table=True):
     sink: str = Field(primary_key=True, max_length=32, description="mqtt or webhook.")
     source: str = Field(primary_key=True, max_length=16, description="The table: entry, exit or override.")
     last_id: int = 0
+    last_uid: Optional[str] = Field(default=None, max_length=32, description="The uid of the row at last_id: "
+                                    "when it is gone, the log's ids went back (a retention purge, another file).")
+    last_at: Optional[datetime] = None  # UTC: that row's time (decided_at, at), where to read again from then
     updated_at: datetime  # UTC
 
 

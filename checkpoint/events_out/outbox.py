@@ -16,6 +16,13 @@ moved past it would skip it for good. A hole left for ``gap_wait_s`` is a
 rolled-back insert (no row will come) and is passed. In SQLite, with one
 writer at a time, there are none.
 
+The log's ids can go back: SQLite numbers a new row after the highest one
+left, so when the retention period (checkpoint/retention.py) has deleted
+every row up to the newest, the next rows get ids a cursor has passed. Each
+cursor therefore also keeps the uid and time of the row it points at; when
+that row is gone (or is another), the cursor goes back to the last row not
+newer than it, and the rows written since are read.
+
 A sink configured for the first time starts at the end of the log: it sends
 what happens from then on, not the history.
 """
@@ -26,18 +33,27 @@ import heapq
 import logging
 import time
 from datetime import datetime, timezone
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from checkpoint.events_out.payloads import LOGGED, ROW_EVENTS, Event
+from checkpoint.events_out.payloads import LOGGED, ROW_EVENTS, Event, utc
 from checkpoint.models import Entry, EventCursor, Exit, Override
 
 log = logging.getLogger(__name__)
 
 TABLES = {"entry": Entry.__table__, "exit": Exit.__table__, "override": Override.__table__}
+TIMES = {"entry": "decided_at", "exit": "at", "override": "at"}
 CURSORS = EventCursor.__table__
+
+
+class Mark(NamedTuple):
+    """Where a cursor points: a row's id, and its uid and time (None: not known)."""
+
+    id: int
+    uid: Optional[str] = None
+    at: Optional[datetime] = None
 
 
 def _upsert(dialect: str):
@@ -55,65 +71,97 @@ class Outbox:
                  save_every_s: float = 1.0, clock: Callable[[], float] = time.time) -> None:
         self.engine, self.gate_id, self.sink = engine, gate_id, sink
         self.batch, self.gap_wait_s, self.save_every_s, self.clock = batch, gap_wait_s, save_every_s, clock
-        self._cursor: Optional[dict[str, int]] = None  # table -> last id delivered
-        self._saved: dict[str, int] = {}
+        self._marks: Optional[dict[str, Mark]] = None  # table -> the last row delivered
+        self._saved: dict[str, Mark] = {}
         self._saved_at = float("-inf")
         self._gaps: dict[tuple[str, int], float] = {}  # (table, missing id) -> first seen (monotonic)
+        self._passed: dict[str, int] = {}  # table -> ids up to which a hole is rows deleted, never rows to come
 
     # -- cursors -------------------------------------------------------------------
 
     def load(self) -> dict[str, int]:
-        """The saved cursors; a table this sink has none for starts at the log's end (saved at once)."""
-        if self._cursor is not None:
-            return self._cursor
-        with self.engine.begin() as connection:
-            rows = connection.execute(select(CURSORS.c.source, CURSORS.c.last_id).where(
-                CURSORS.c.gate_id == self.gate_id, CURSORS.c.sink == self.sink)).all()
-            cursor = {source: last_id for source, last_id in rows if source in TABLES}
-            for source, table in TABLES.items():
-                if source not in cursor:
-                    cursor[source] = connection.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
-                    log.info("events out (%s): %s rows from id %d on", self.sink, source, cursor[source] + 1)
-        self._cursor = cursor
-        self.save(force=True)
-        return cursor
+        """The saved cursors (ids); a table this sink has none for starts at the log's end (saved at once)."""
+        if self._marks is None:
+            with self.engine.begin() as connection:
+                rows = connection.execute(select(CURSORS.c.source, CURSORS.c.last_id, CURSORS.c.last_uid,
+                                                 CURSORS.c.last_at).where(
+                    CURSORS.c.gate_id == self.gate_id, CURSORS.c.sink == self.sink)).all()
+                marks = {source: Mark(last_id, uid, utc(at)) for source, last_id, uid, at in rows if source in TABLES}
+                for source, table in TABLES.items():
+                    if source not in marks:
+                        last = connection.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+                        marks[source] = self._mark_at(connection, source, last)
+                        log.info("events out (%s): %s rows from id %d on", self.sink, source, last + 1)
+            self._marks = marks
+            self.save(force=True)
+        return {source: mark.id for source, mark in self._marks.items()}
+
+    @staticmethod
+    def _mark_at(connection, source: str, row_id: int) -> Mark:
+        table = TABLES[source]
+        row = connection.execute(select(table.c.uid, table.c[TIMES[source]]).where(table.c.id == row_id)).first() \
+            if row_id else None
+        return Mark(row_id, row[0], utc(row[1])) if row else Mark(row_id)
+
+    def _check_rewind(self, connection, source: str) -> None:
+        """Go back when the row the cursor points at is gone or another (the log's ids went back)."""
+        mark = self._marks[source]
+        if not mark.id or mark.uid is None:
+            return
+        table = TABLES[source]
+        uid = connection.execute(select(table.c.uid).where(table.c.id == mark.id)).scalar()
+        if uid == mark.uid:
+            return
+        back = 0
+        if mark.at is not None:
+            back = connection.execute(select(func.coalesce(func.max(table.c.id), 0))
+                                      .where(table.c[TIMES[source]] <= mark.at)).scalar_one()
+        back = min(back, mark.id)
+        log.warning("events out (%s): %s row %d (%s) is gone from the log (a retention purge, or another file): "
+                    "reading again after id %d", self.sink, source, mark.id, mark.uid[:8], back)
+        self._marks[source] = self._mark_at(connection, source, back)
+        self._gaps = {key: seen for key, seen in self._gaps.items() if key[0] != source}
+        self._passed[source] = max(self._passed.get(source, 0), mark.id)  # ids read before: holes, not in flight
 
     def save(self, force: bool = False) -> bool:
         """Write the cursors that moved (at most every ``save_every_s`` unless ``force``)."""
-        if self._cursor is None:
+        if self._marks is None:
             return False
-        changed = {source: last for source, last in self._cursor.items() if self._saved.get(source) != last}
+        changed = {source: mark for source, mark in self._marks.items() if self._saved.get(source) != mark}
         if not changed or (not force and time.monotonic() - self._saved_at < self.save_every_s):
             return not changed
         stamp = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
-        values = [{"gate_id": self.gate_id, "sink": self.sink, "source": source, "last_id": last,
-                   "updated_at": stamp} for source, last in changed.items()]
+        values = [{"gate_id": self.gate_id, "sink": self.sink, "source": source, "last_id": mark.id,
+                   "last_uid": mark.uid, "last_at": mark.at, "updated_at": stamp} for source, mark in changed.items()]
         with self.engine.begin() as connection:
             statement = _upsert(connection.dialect.name)(CURSORS)
             connection.execute(statement.on_conflict_do_update(
                 index_elements=["gate_id", "sink", "source"],
-                set_={"last_id": statement.excluded.last_id, "updated_at": statement.excluded.updated_at}), values)
+                set_={name: statement.excluded[name] for name in ("last_id", "last_uid", "last_at", "updated_at")}),
+                values)
         self._saved.update(changed)
         self._saved_at = time.monotonic()
         return True
 
     # -- reading and moving on ---------------------------------------------------------
 
-    def read(self) -> tuple[list[Event], dict[str, int]]:
+    def read(self) -> tuple[list[Event], dict[str, Mark]]:
         """This gate's rows after the cursors, as events in time order, and how far each table was read."""
-        cursor = self.load()
+        self.load()
         now = time.monotonic()
         per_table: list[list[Event]] = []
-        scanned: dict[str, int] = {}
+        scanned: dict[str, Mark] = {}
         with self.engine.connect() as connection:
             for source in LOGGED:
-                table = TABLES[source]
-                rows = connection.execute(select(table).where(table.c.id > cursor[source])
+                self._check_rewind(connection, source)
+                table, mark = TABLES[source], self._marks[source]
+                rows = connection.execute(select(table).where(table.c.id > mark.id)
                                           .order_by(table.c.id).limit(self.batch)).all()
-                events, expected = [], cursor[source] + 1
-                scanned[source] = cursor[source]
+                events, expected = [], mark.id + 1
+                scanned[source] = mark
                 for row in rows:
-                    if row.id != expected:  # a hole: a transaction still open, or one rolled back
+                    if row.id != expected and row.id - 1 > self._passed.get(source, 0):
+                        # a hole: a transaction still open, or one rolled back
                         first = self._gaps.setdefault((source, expected), now)
                         if now - first < self.gap_wait_s:
                             break
@@ -121,24 +169,27 @@ class Outbox:
                                   expected, row.id - 1)
                     if row.gate_id == self.gate_id:
                         events.append(ROW_EVENTS[source](row, row.id))
-                    scanned[source] = row.id
+                    scanned[source] = Mark(row.id, row.uid, utc(getattr(row, TIMES[source])))
                     expected = row.id + 1
                 per_table.append(events)
-        self._gaps = {key: seen for key, seen in self._gaps.items() if key[1] > scanned[key[0]]}
+        self._gaps = {key: seen for key, seen in self._gaps.items() if key[1] > scanned[key[0]].id}
         return list(heapq.merge(*per_table, key=lambda event: event.t)), scanned
 
-    def advance(self, events: list[Event], delivered: int, scanned: dict[str, int]) -> None:
+    def advance(self, events: list[Event], delivered: int, scanned: dict[str, Mark]) -> None:
         """The first ``delivered`` of ``events`` (as :meth:`read` gave them) were delivered."""
-        cursor = self.load()
+        self.load()
+        marks = self._marks
         done = events[:delivered]
         done_ids = {id(event) for event in done}
         for source in LOGGED:
             if all(id(event) in done_ids for event in events if event.source == source):
-                cursor[source] = max(cursor[source], scanned.get(source, cursor[source]))
+                if source in scanned and scanned[source].id > marks[source].id:
+                    marks[source] = scanned[source]
             else:
-                ids = [event.row_id for event in done if event.source == source]
-                if ids:
-                    cursor[source] = max(cursor[source], ids[-1])
+                sent = [event for event in done if event.source == source]
+                if sent and sent[-1].row_id > marks[source].id:
+                    last = sent[-1]
+                    marks[source] = Mark(last.row_id, last.uid, last.row_at)
 
     def pending(self) -> int:
         """This gate's rows not delivered yet (as far as the cursors in memory say)."""

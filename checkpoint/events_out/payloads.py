@@ -36,6 +36,7 @@ class Event:
     source: Optional[str] = None  # the log table it was read from (entry, exit, override), None: live
     row_id: Optional[int] = None
     t: float = 0.0  # seconds since the epoch (order of the merged stream)
+    row_at: Optional[datetime] = None  # the row's own time, exactly (the outbox's cursor keeps it)
     body: bytes = field(default=b"", repr=False)
 
     def __post_init__(self) -> None:
@@ -75,20 +76,20 @@ def entry_event(row: Any, row_id: Optional[int] = None) -> Event:
     payload["face_seen"] = bool(payload["face_seen"])
     payload["reasons"] = [code for code in (row.reasons or "").split(",") if code]
     payload["visit_started_at"] = iso(row.visit_started_at)
-    return Event(ENTRY, row.uid, payload, ENTRY, row_id, utc(row.decided_at).timestamp())
+    return Event(ENTRY, row.uid, payload, ENTRY, row_id, utc(row.decided_at).timestamp(), utc(row.decided_at))
 
 
 def exit_event(row: Any, row_id: Optional[int] = None) -> Event:
     payload = _base(EXIT, row.gate_id, row.uid)
     payload.update({"at": iso(row.at), "local_date": row.local_date, "source": row.source, "by_user": row.by_user})
-    return Event(EXIT, row.uid, payload, EXIT, row_id, utc(row.at).timestamp())
+    return Event(EXIT, row.uid, payload, EXIT, row_id, utc(row.at).timestamp(), utc(row.at))
 
 
 def override_event(row: Any, row_id: Optional[int] = None) -> Event:
     payload = _base(OVERRIDE, row.gate_id, row.uid)
     payload.update({"at": iso(row.at), "entry_uid": row.entry_uid, "outcome": row.outcome,
                     "by_user": row.by_user, "reason": row.reason})
-    return Event(OVERRIDE, row.uid, payload, OVERRIDE, row_id, utc(row.at).timestamp())
+    return Event(OVERRIDE, row.uid, payload, OVERRIDE, row_id, utc(row.at).timestamp(), utc(row.at))
 
 
 ROW_EVENTS = {ENTRY: entry_event, EXIT: exit_event, OVERRIDE: override_event}
