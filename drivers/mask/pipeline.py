@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Optional, Sequence
 
 import cv2
@@ -47,9 +48,9 @@ def choose_visitor(faces: Sequence[Face], frame_size: tuple[int, int], roi: Opti
 
     Faces scoring at least CONFIDENT_SCORE are preferred: a large doubtful
     detection (a poster, a patterned shirt) does not hide a clear face. With
-    ``photo`` (a still photo of one person) a face at the photo's centre is
-    preferred over a larger one beside it: a neighbour nearer the camera is
-    not the subject."""
+    ``photo`` (a still photo of one person) the faces at the photo's centre
+    come first, and of those the one nearest the centre for its size: a
+    neighbour nearer the camera, or cheek to cheek, is not the subject."""
     width, height = frame_size
     candidates = []
     for f in faces:
@@ -61,9 +62,11 @@ def choose_visitor(faces: Sequence[Face], frame_size: tuple[int, int], roi: Opti
             if not (rx <= cx <= rx + rw and ry <= cy <= ry + rh):
                 continue
         candidates.append(f)
-    if photo:
-        central = [f for f in candidates if covers_centre(f, frame_size)]
-        candidates = central or candidates
+    central = [f for f in candidates if covers_centre(f, frame_size)] if photo else []
+    if central:  # the subject: the face nearest the centre, for its size (cheek to cheek, the one in the middle)
+        confident = [f for f in central if f.score >= CONFIDENT_SCORE] or central
+        cx, cy = width / 2, height / 2
+        return min(confident, key=lambda f: math.hypot(f.x + f.w / 2 - cx, f.y + f.h / 2 - cy) / max(f.w, f.h, 1.0))
     confident = [f for f in candidates if f.score >= CONFIDENT_SCORE]
     return max(confident or candidates, key=lambda f: f.area, default=None)
 

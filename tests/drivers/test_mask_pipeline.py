@@ -142,3 +142,9 @@ def test_a_photo_of_one_person_is_about_the_face_at_its_centre():
     assert choose_visitor([subject, neighbour], (240, 240), photo=True) is subject
     # no face at the centre: the largest still counts
     assert choose_visitor([face(0, 0, 40, 40), face(180, 180, 60, 60)], (240, 240), photo=True).w == 60
+
+
+def test_in_a_photo_of_two_people_cheek_to_cheek_the_subject_is_the_one_in_the_middle():
+    subject, neighbour = face(95, 95, 50, 50), face(125, 60, 70, 70)  # both reach the centre (120, 120)
+    assert choose_visitor([subject, neighbour], (240, 240), photo=True) is subject
+    assert choose_visitor([subject, neighbour], (240, 240)) is neighbour  # a camera frame: the largest
