@@ -75,11 +75,14 @@ def _sequences(tables: dict[str, Optional[str]], kind: str) -> list[str]:
 
 
 def grant_statements(gate_role: str = GATE_ROLE, web_role: str = WEB_ROLE, *, database: str = "checkpoint",
-                     schema: str = "public", sequences: Optional[dict[str, Optional[str]]] = None) -> list[str]:
+                     schema: str = "public", sequences: Optional[dict[str, Optional[str]]] = None,
+                     tables: Optional[set[str]] = None) -> list[str]:
     """The SQL that leaves ``gate_role`` and ``web_role`` with exactly the privileges in ``GRANTS``.
 
     ``sequences`` maps each table to its id sequence (None: none); by default
-    the serial columns' usual names (``<table>_id_seq``)."""
+    the serial columns' usual names (``<table>_id_seq``). ``tables``: only
+    these exist yet (an older schema: the grants are run again after each
+    upgrade); None grants on every table in ``GRANTS``."""
     gate, web, db, sch = _quote(gate_role), _quote(web_role), _ident(database), _ident(schema)
     if sequences is None:
         sequences = {table: (None if table in ("alembic_version", "gate_status") else f"{table}_id_seq")
@@ -93,6 +96,8 @@ def grant_statements(gate_role: str = GATE_ROLE, web_role: str = WEB_ROLE, *, da
         f"GRANT USAGE ON SCHEMA {sch} TO {gate}, {web}",
     ]
     for table, kinds in GRANTS.items():
+        if tables is not None and table not in tables:
+            continue
         for kind, role in (("gate", gate), ("web", web)):
             if kinds.get(kind):
                 statements.append(f"GRANT {', '.join(kinds[kind])} ON TABLE {sch}.{_ident(table)} TO {role}")
@@ -146,8 +151,11 @@ def grant_roles(engine: Engine, gate_role: str = GATE_ROLE, web_role: str = WEB_
                     raise RoleError(f"role {role} does not exist: a superuser creates it with "
                                     f"CREATE ROLE {_quote(role)} NOLOGIN (see `checkpoint init-db --print-grants`)")
                 connection.execute(text(f"CREATE ROLE {_quote(role)} NOLOGIN"))
-        sequences = {table: _id_sequence(connection, schema, table) for table in GRANTS}
-        statements = grant_statements(gate_role, web_role, database=database, schema=schema, sequences=sequences)
+        existing = set(connection.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = :s"),
+                                          {"s": schema}).scalars())
+        sequences = {table: _id_sequence(connection, schema, table) for table in GRANTS if table in existing}
+        statements = grant_statements(gate_role, web_role, database=database, schema=schema, sequences=sequences,
+                                      tables=existing)
         for statement in statements:
             connection.execute(text(statement))
     return statements
