@@ -13,7 +13,8 @@ from sqlmodel import Session
 from checkpoint.models import OUTCOMES
 from checkpoint.reasons import current_codes, label, split_codes
 from web.auth import requires
-from web.filters import SORTS, EntryFilter, FilterError, count, iterate, page
+from web.filters import (SORTS, EntryFilter, FilterError, count, iterate_rows, latest_overrides_in_range, moment,
+                         page, plan)
 from web.i18n import current_language
 from web.queries import gate_ids, gate_names, latest_overrides, with_overrides
 from web.reports import shortcuts
@@ -37,14 +38,17 @@ def parse_filter() -> EntryFilter:
 @bp.route("/entries")
 @requires("log")
 def entries():
+    planned = None
     try:
         flt = parse_filter()
-        rows, next_after = page(db(), flt, request.args.get("after") or None, current_app.config["PAGE_SIZE"])
+        planned = plan(db(), flt)  # one choice of index for the page and its count
+        rows, next_after = page(db(), flt, request.args.get("after") or None, current_app.config["PAGE_SIZE"],
+                                planned)
         error = None
     except FilterError as exc:
         flt, rows, next_after, error = EntryFilter(today(), today()), [], None, str(exc)
     cap = current_app.config["LOG_COUNT_CAP"]
-    total = count(db(), flt, cap) if not error else 0
+    total = count(db(), flt, cap, planned) if not error else 0
     # a refused filter leaves the boxes as they were filled in, beside the message
     shown = {name: (request.args.get(name, "") if error else value)
              for name, value in (("from", flt.first), ("to", flt.last))}
@@ -65,6 +69,8 @@ def _cell(value) -> str:
     East Asian locales take for the ASCII ones: NFKC folds each to its ASCII form.
     """
     text = "" if value is None else str(value)
+    if not text or ("\x20" <= text[0] < "\x7f" and text[0] not in FORMULA_STARTS):
+        return text  # printable ASCII NFKC leaves as it is: the common case, decided without normalizing
     first = unicodedata.normalize("NFKC", text[:1])[:1]
     return "'" + text if first in FORMULA_STARTS else text
 
@@ -83,38 +89,79 @@ class _SafeWriter:
         self._writer.writerow([v if isinstance(v, (int, float, _Number)) else _cell(v) for v in row])
 
 
+# what the CSV reads of each entry besides id, decided_at and body_c (rows, not ORM objects)
+_CSV_READ = ("uid", "gate_id", "local_date", "outcome", "flagged", "reasons", "primary_reason", "object_c",
+             "ambient_c", "offset_c", "calibration", "sensor_id", "mask_class", "mask_confidence", "face_seen")
+_MEMO = 100_000  # combinations and numbers remembered per export (they repeat: gates, outcomes, reasons, 36.6)
+
+
 def csv_lines(engine, flt: EntryFilter, language: str = "id", names: Optional[dict[str, str]] = None) -> Iterator[str]:
+    """The export: the header, then one chunk of rows at a time (flat memory), in the log's order.
+
+    Every text cell goes through ``_cell`` (formula protection) and the csv module (quoting); numbers through
+    ``_num``. What repeats from row to row (an entry's gate, date, outcomes, reasons and their labels,
+    calibration, sensor, mask and gate name) is written once per distinct combination and remembered; what
+    changes (id, uid, time, numbers) needs no quoting (a uid that would is written by the csv module too),
+    so a year streams at disk speed."""
     names = names or {}
     buffer = io.StringIO()
-    writer = _SafeWriter(csv.writer(buffer))  # formula protection on every text cell
+    safe = _SafeWriter(csv.writer(buffer))
 
-    def take() -> str:
-        text = buffer.getvalue()
+    def record(cells) -> str:
+        """Cells as one CSV record, protected and quoted by the csv module, without its line end (CR LF)."""
         buffer.seek(0)
         buffer.truncate()
-        return text
+        safe.writerow(cells)
+        return buffer.getvalue()[:-2]
 
-    writer.writerow(CSV_COLUMNS)
-    yield take()
+    yield record(CSV_COLUMNS) + "\r\n"
+    parts: dict[tuple, tuple] = {}
+    numbers: dict = {}
+
+    def num(value) -> str:
+        found = numbers.get(value)
+        if found is None:
+            found = _num(value)
+            if len(numbers) < _MEMO:
+                numbers[value] = found
+        return found
+
+    def repeated(gate_id, local_date, outcome, final, flagged, reasons, primary, calibration, sensor_id, mask_class,
+                 face_seen) -> tuple:
+        labels = "; ".join(label(code, language) for code in split_codes(reasons))
+        return (record([gate_id]),
+                record([local_date, outcome, final, int(flagged), reasons, labels, primary,
+                        label(primary, language) if primary else ""]),
+                record([calibration, sensor_id, mask_class or ""]), str(int(face_seen)),
+                record([names.get(gate_id, gate_id)]))
+
     with Session(engine) as session:
+        overrides = latest_overrides_in_range(session, flt)  # the few overridden entries, read once
         zones: dict = {}
-        for rows in iterate(session, flt):
-            overrides = latest_overrides(session, [e.uid for e in rows])
-            for e in rows:
-                zone = zones.setdefault(e.gate_id, zone_for(e.gate_id))
-                o = overrides.get(e.uid)
-                writer.writerow((
-                    e.id, e.uid, e.gate_id, e.decided_at.astimezone(zone).isoformat(timespec="seconds"), e.local_date,
-                    e.outcome, o.outcome if o else e.outcome, int(e.flagged),
-                    e.reasons, "; ".join(label(code, language) for code in split_codes(e.reasons)),
-                    e.primary_reason, label(e.primary_reason, language) if e.primary_reason else "",
-                    _num(e.body_c), _num(e.object_c),
-                    _num(e.ambient_c), _num(e.offset_c), e.calibration, _cell(e.sensor_id), e.mask_class or "",
-                    _num(e.mask_confidence), int(e.face_seen), o.outcome if o else "", _cell(o.by_user) if o else "",
-                    _cell(o.reason) if o else "", o.at.astimezone(zone).isoformat(timespec="seconds") if o else "",
-                    _cell(names.get(e.gate_id, e.gate_id)),
-                ))
-            yield take()
+        for rows in iterate_rows(session, flt, _CSV_READ, chunk=2000):
+            out = []
+            for (ident, decided_at, body_c, uid, gate_id, local_date, outcome, flagged, reasons, primary, object_c,
+                 ambient_c, offset_c, calibration, sensor_id, mask_class, mask_confidence, face_seen) in rows:
+                zone = zones.get(gate_id)
+                if zone is None:
+                    zone = zones[gate_id] = zone_for(gate_id)
+                o = overrides.get(uid) if overrides else None
+                key = (gate_id, local_date, outcome, o.outcome if o else outcome, flagged, reasons, primary,
+                       calibration, sensor_id, mask_class, face_seen)
+                cells = parts.get(key)
+                if cells is None:
+                    cells = repeated(*key)
+                    if len(parts) < _MEMO:
+                        parts[key] = cells
+                gate, middle, mask, face, gate_name = cells
+                override = ",,," if o is None else \
+                    record([o.outcome, o.by_user, o.reason, o.at.astimezone(zone).isoformat(timespec="seconds")])
+                if not (uid.isascii() and uid.isalnum()):
+                    uid = record([uid])
+                local_time = moment(decided_at).astimezone(zone).isoformat(timespec="seconds")
+                out.append(f"{ident},{uid},{gate},{local_time},{middle},{num(body_c)},{num(object_c)},{num(ambient_c)},"
+                           f"{num(offset_c)},{mask},{num(mask_confidence)},{face},{override},{gate_name}\r\n")
+            yield "".join(out)
 
 
 def _num(value) -> str:
