@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from checkpoint.counts import daily_range
+from checkpoint.counts import cache_for, days_of
 from web.auth import requires
 from web.filters import EntryFilter, FilterError, page
 from web.health import health_document
@@ -64,8 +64,9 @@ def counts():
         first, last = report_range(request.args, current_app.config["REPORT_MAX_DAYS"], gate)
     except FilterError as exc:
         return bad_request(str(exc))
+    table = cache_for(db().get_bind()).table(db(), first, last, gate)  # the log's tallies, kept by row id
     return jsonify({"from": first, "to": last, "gate_id": gate,
-                    "days": [c.as_dict() for c in daily_range(db(), first, last, gate)]})
+                    "days": [c.as_dict() for c in days_of(table, first, last, gate)]})
 
 
 @bp.route("/health")

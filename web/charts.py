@@ -24,6 +24,11 @@ def _nice_max(value: float) -> int:
     return int(math.ceil(value))
 
 
+def _axis_label(value: float) -> str:
+    """A grid line's value in the width the axis has (a year's bars reach 100000: 100k)."""
+    return f"{value / 1000:g}k" if value >= 10_000 else f"{value:g}"
+
+
 def _frame(title: str, top: int, parts: list[str], height: int = HEIGHT, width: int = WIDTH) -> Markup:
     body = "".join(parts)
     return Markup(f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
@@ -37,7 +42,8 @@ def _y_axis(top: int, width: int) -> list[str]:
         value = top * i / 4
         y = HEIGHT - BOTTOM - plot_h * i / 4
         parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{width - RIGHT}" y2="{y:.1f}" stroke="{GRID}"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="14" fill="{AXIS}">{value:g}</text>')
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="14" fill="{AXIS}">'
+                     f'{_axis_label(value)}</text>')
     parts.append(f'<line x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{width - RIGHT}" y2="{HEIGHT - BOTTOM}" stroke="{AXIS}"/>')
     return parts
 
