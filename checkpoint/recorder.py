@@ -374,6 +374,10 @@ class Recorder:
                 self._dispose()  # a connection opened read-only, or on a replaced file, is not reused
                 self.failed_attempts += 1
                 problem = self._file.problem() if self._file is not None else None
+                if problem is None and self._file is not None and not isinstance(exc, DatabaseFileError):
+                    verdict = self._inspect()  # a new file can get the deleted one's inode number: look inside
+                    if verdict is not None:
+                        problem = f"database file {self._file.path} was replaced by {verdict}"
                 if problem is not None and not isinstance(exc, DatabaseFileError):  # the error's real cause
                     message = f"{problem}; {self._where_kept()} until it is back"
                 else:
