@@ -274,15 +274,16 @@ class _Tallies:
         self.gaps = {ident: now for ident in range(max(top - TOP_IDS, 0) + 1, top + 1) if ident not in present}
         self.mark = top
 
-    def read_new(self, connection, add_row) -> bool:
-        """Count the rows added since; False when the ids went back (rows deleted at the top: read all again)."""
+    def read_new(self, connection, add_row) -> Optional[int]:
+        """Count the rows added since (how many); None when the ids went back (rows deleted at the top: read all
+        again)."""
         top = connection.execute(select(func.max(self.table.c.id))).scalar() or 0
         if top < self.mark:
-            return False
+            return None
         now = time.monotonic()
         self.gaps = {ident: seen for ident, seen in self.gaps.items() if now - seen < GAP_TTL_S}
         if top == self.mark and not self.gaps:
-            return True
+            return 0
         new = self.table.c.id > self.mark
         if self.gaps:
             new = new | self.table.c.id.in_(sorted(self.gaps))
@@ -298,7 +299,7 @@ class _Tallies:
             for ident in sorted(self.gaps)[:len(self.gaps) - GAP_MAX]:
                 del self.gaps[ident]
         self.mark = top
-        return True
+        return len(found)
 
 
 def _add_entries(counts, row) -> None:
@@ -316,13 +317,79 @@ def _add_exits(counts, row) -> None:
     counts[(day, gate)] = counts.get((day, gate), 0) + n
 
 
+class Overridden:
+    """Every overridden entry: its latest override's outcome beside its own, with what the counts and the log's
+    outcome filter need of the entry (``rows``: id, own outcome, final outcome, decided_at, body_c, local_date,
+    gate_id, local_hour, reasons, primary_reason). Overrides are few, but joining them all to their entries on
+    every request costs their number; they are read again only when an override was added (by id, as
+    ``_Tallies``), when an entry arrived for an override that was waiting for it (forwarded first), or after a
+    retention purge."""
+
+    def __init__(self) -> None:
+        override = Override.__table__
+        self._lock = threading.Lock()
+        self._ids = _Tallies(override, (override.c.entry_uid,))
+        self.rows: list[tuple] = []
+        self._waiting: set[str] = set()  # uids of entries overridden but not (yet) in the log
+        self._archived_mark: Optional[tuple] = None
+        self.reads = 0
+
+    def refresh_in(self, connection, archived: tuple, snapshot: bool) -> None:
+        """Bring ``rows`` up to date on ``connection`` (one snapshot on PostgreSQL)."""
+        with self._lock:
+            if self._archived_mark != archived or self.reads == 0:
+                stale = True
+                self._ids.read_all(connection, select(func.count()), lambda counts, row: None, snapshot)
+            else:
+                added = self._ids.read_new(connection, lambda counts, row: None)
+                if added is None:
+                    self._ids.read_all(connection, select(func.count()), lambda counts, row: None, snapshot)
+                stale = added != 0
+                if not stale and self._waiting:  # an entry that an override was waiting for has come
+                    stale = connection.execute(select(func.count()).select_from(Entry.__table__).where(
+                        Entry.__table__.c.uid.in_(sorted(self._waiting)))).scalar() > 0
+            if not stale:
+                return
+            latest = latest_override_ids()
+            self.rows = [tuple(row) for row in connection.execute(
+                select(Entry.id, Entry.outcome, Override.outcome, Entry.decided_at, Entry.body_c, Entry.local_date,
+                       Entry.gate_id, Entry.local_hour, Entry.reasons, Entry.primary_reason)
+                .join(latest, latest.c.entry_uid == Entry.uid).join(Override, Override.id == latest.c.last_id))]
+            found = connection.execute(select(latest.c.entry_uid).outerjoin(Entry, Entry.uid == latest.c.entry_uid)
+                                       .where(Entry.id.is_(None))).scalars()
+            self._waiting = set(found)
+            self._archived_mark = archived
+            self.reads += 1
+
+    def refresh(self, engine) -> None:
+        """Bring ``rows`` up to date on a connection of its own (what the log's filters call)."""
+        snapshot = engine.dialect.name == "postgresql"
+        with engine.connect() as connection:
+            if snapshot:
+                connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                self.refresh_in(connection, _archive_state(connection), snapshot)
+
+    def in_range(self, first: str, last: str, gate_id: Optional[str] = None) -> list[tuple]:
+        with self._lock:
+            rows = self.rows
+        return [row for row in rows if first <= row[5] <= last and (gate_id is None or row[6] == gate_id)]
+
+
+def _archive_state(connection) -> tuple:
+    """What changes when the retention period moves a day into daily_count."""
+    return tuple(connection.execute(select(func.count(), func.max(DailyCount.archived_at),
+                                           func.sum(DailyCount.entries_deleted))).one())
+
+
 class CountsCache:
     """Daily counts for any range up to years without reading every entry on each request.
 
     The gate's own outcomes of the log's entries and its exits are tallied per local day and gate once, then
-    only the rows added since are read (by id); on each request the overrides of the range (few) move
-    entries to their final outcome, and the counts of days the retention period removed (``daily_count``) are
-    added, as ``daily_range`` does: the same figures (tests compare them). One per engine (``cache_for``)."""
+    only the rows added since are read (by id); on each request the overridden entries of the range
+    (``Overridden``) move to their final outcome, and the counts of days the retention period removed
+    (``daily_count``) are added, as ``daily_range`` does: the same figures (tests compare them). One per
+    engine (``cache_for``)."""
 
     def __init__(self) -> None:
         entry, exit_ = Entry.__table__, Exit.__table__
@@ -331,13 +398,10 @@ class CountsCache:
         self._entries = _Tallies(entry, (entry.c.local_date, entry.c.outcome, entry.c.primary_reason,
                                          entry.c.local_hour, entry.c.flagged, entry.c.gate_id))
         self._exits = _Tallies(exit_, (exit_.c.local_date, exit_.c.gate_id))
+        self.overridden = Overridden()
         self._archived_mark: Optional[tuple] = None
         self.built = False
         self.reads = 0  # full reads (for the bench and the tests)
-
-    def _archive_state(self, connection) -> tuple:
-        return tuple(connection.execute(select(func.count(), func.max(DailyCount.archived_at),
-                                               func.sum(DailyCount.entries_deleted))).one())
 
     def refresh(self, engine) -> None:
         snapshot = engine.dialect.name == "postgresql"
@@ -345,10 +409,11 @@ class CountsCache:
             if snapshot:  # one snapshot for the tallies and the ids they stop at
                 connection = connection.execution_options(isolation_level="REPEATABLE READ")
             with connection.begin():
-                archived = self._archive_state(connection)
+                archived = _archive_state(connection)
+                self.overridden.refresh_in(connection, archived, snapshot)
                 if self.built and archived == self._archived_mark:
-                    grown = self._entries.read_new(connection, lambda c, r: _add_entries(c, (*r, 1))) and \
-                        self._exits.read_new(connection, lambda c, r: _add_exits(c, (*r, 1)))
+                    grown = self._entries.read_new(connection, lambda c, r: _add_entries(c, (*r, 1))) is not None \
+                        and self._exits.read_new(connection, lambda c, r: _add_exits(c, (*r, 1))) is not None
                     if grown:
                         return
                 entries, exits = self._entries.columns, self._exits.columns
@@ -365,7 +430,7 @@ class CountsCache:
         for _ in range(3):
             result = self._table(session, first, last, gate_id)
             with session.get_bind().connect() as connection:
-                if self._archive_state(connection) == self._archived_mark:
+                if _archive_state(connection) == self._archived_mark:
                     return result
             # the retention period moved a day into daily_count meanwhile: count again
         return result
@@ -391,14 +456,8 @@ class CountsCache:
             for (day, gate), n in self._exits.counts.items():
                 if first <= day <= last and (gate_id is None or gate == gate_id):
                     at(day, gate).exits = n
-        latest = latest_override_ids()
-        overrides = _gate_filter(
-            select(Entry.local_date, Entry.gate_id, Entry.local_hour, Entry.outcome, Entry.primary_reason,
-                   Override.outcome)
-            .join(latest, latest.c.entry_uid == Entry.uid).join(Override, Override.id == latest.c.last_id)
-            .where(Entry.local_date >= first, Entry.local_date <= last),
-            Entry.gate_id, gate_id)
-        for day, gate, hour, original, reason, final in session.exec(overrides):
+        for _id, original, final, _at, _body, day, gate, hour, _reasons, reason in \
+                self.overridden.in_range(first, last, gate_id):
             counts = at(day, gate)
             counts.overridden += 1
             if final != original:
@@ -430,6 +489,14 @@ def _add_archived_row(counts: DailyCounts, row) -> None:
 
 _caches: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _caches_lock = threading.Lock()
+
+
+def overridden_in_range(session: Session, first: str, last: str, gate_id: Optional[str] = None) -> list[tuple]:
+    """The overridden entries of these local days (and gate), up to date (``Overridden.rows``)."""
+    engine = session.get_bind()
+    kept = cache_for(engine).overridden
+    kept.refresh(engine)
+    return kept.in_range(first, last, gate_id)
 
 
 def cache_for(engine) -> CountsCache:

@@ -25,16 +25,18 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator, Mapping, Optional, Sequence
 
-from sqlalchemy import Integer, String, and_, func, literal, or_, select, text, tuple_, type_coerce
+from sqlalchemy import (ARRAY, Boolean, ColumnElement, Integer, String, and_, bindparam, func, literal, or_,
+                        select, text, tuple_, type_coerce)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import Alias
 from sqlmodel import Session
 
+from checkpoint.counts import overridden_in_range
 from checkpoint.models import ALLOWED, NOTABLE, OUTCOMES, Entry, Override
 from checkpoint.reasons import family
 
@@ -43,7 +45,7 @@ CODE = re.compile(r"[a-z0-9_]{1,32}")
 GATE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 NO_TEMP_HIGH, NO_TEMP_LOW = 1000.0, -1000.0  # where rows without a temperature sort (in page cursors)
 COLLECT_MAX = 50_000  # an unordered range up to this many index entries is read whole and sorted
-OVERRIDES_BY_ID = 5_000  # up to this many changed outcomes in the range go by id; more: a subquery per row
+OVERRIDES_BY_ID = 30_000  # up to this many changed outcomes in the range go by id; more: a subquery per row
 TIME_INDEX, TEMP_INDEX = "ix_entry_log_time", "ix_entry_log_temp"
 NOTABLE_TIME_INDEX, NOTABLE_TEMP_INDEX = "ix_entry_notable_time", "ix_entry_notable_temp"
 
@@ -217,9 +219,10 @@ class Plan:
     ordered: bool  # True: walked in the sort's order (stops at the page); False: the range read whole and sorted
     cost: Optional[int] = None  # index entries in the unordered range (capped at COLLECT_MAX + 1), when measured
     exclude: tuple[int, ...] = ()  # entries of the asked-for outcome a guard overrode to another
-    include: tuple[int, ...] = ()  # entries of another outcome a guard overrode to the asked-for one
+    # entries of another outcome a guard overrode to the asked-for one that match the rest of the filter, as
+    # (id, decided_at, body_c): read with the overrides, merged into every page (and counted) from here
+    include: tuple[tuple, ...] = ()
     correlated: bool = False  # too many overrides to list: the final outcome by a subquery per row
-    notes: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         how = "walk in order" if self.ordered else f"read the range ({self.cost} entries) and sort"
@@ -228,21 +231,31 @@ class Plan:
         return f"{self.index}: {how}{extra}"
 
 
-def _override_changes(session: Session, flt: EntryFilter) -> Optional[tuple[tuple[int, ...], tuple[int, ...]]]:
-    """(exclude, include) ids for the final-outcome filter, or None when there are too many to list."""
-    latest = select(Override.entry_uid, func.max(Override.id).label("last_id")).group_by(Override.entry_uid).subquery()
-    statement = (select(Entry.id, Entry.outcome, Override.outcome)
-                 .join(latest, latest.c.entry_uid == Entry.uid).join(Override, Override.id == latest.c.last_id)
-                 .where(Entry.local_date >= flt.first, Entry.local_date <= flt.last, Entry.outcome != Override.outcome)
-                 .limit(OVERRIDES_BY_ID + 1))
-    if flt.gate:
-        statement = statement.where(Entry.gate_id == flt.gate)
-    rows = session.exec(statement).all()
+def _override_changes(session: Session, flt: EntryFilter) -> Optional[tuple[tuple[int, ...], tuple[tuple, ...]]]:
+    """(exclude ids, include rows) for the final-outcome filter, or None when there are too many to list.
+
+    From the overridden entries the counts keep (checkpoint.counts.Overridden: read again only when an override
+    is added), so an outcome filter does not join every override to its entry on each request."""
+    rows = [row for row in overridden_in_range(session, flt.first, flt.last, flt.gate) if row[1] != row[2]]
     if len(rows) > OVERRIDES_BY_ID:
         return None
-    exclude = tuple(sorted(ident for ident, own, final in rows if own == flt.outcome))
-    include = tuple(sorted(ident for ident, own, final in rows if final == flt.outcome))
+    lower, upper = flt.window()
+    exclude = tuple(sorted(row[0] for row in rows if row[1] == flt.outcome))
+    include = tuple((ident, decided_at, body_c)
+                    for ident, own, final, decided_at, body_c, _day, _gate, _hour, reasons, primary in rows
+                    if final == flt.outcome and lower <= moment(decided_at) < upper
+                    and _also_matches(flt, own, reasons, primary, body_c))
     return exclude, include
+
+
+def _also_matches(flt: EntryFilter, outcome: str, reasons: str, primary: str, body_c: Optional[float]) -> bool:
+    """The filter's terms besides the dates, gate and final outcome, on one entry (as ``_terms`` in SQL)."""
+    codes = reasons.split(",") if reasons else []
+    return ((not flt.original or outcome == flt.original)
+            and (not flt.reason or any(code in codes for code in family(flt.reason)))
+            and (not flt.primary or primary in family(flt.primary))
+            and (flt.tmin is None or (body_c is not None and body_c >= flt.tmin))
+            and (flt.tmax is None or (body_c is not None and body_c <= flt.tmax)))
 
 
 def _sort_index(flt: EntryFilter, by_time: bool) -> str:
@@ -252,7 +265,8 @@ def _sort_index(flt: EntryFilter, by_time: bool) -> str:
 
 
 def plan(session: Session, flt: EntryFilter) -> Plan:
-    """Choose the index for ``flt`` (see the module's docstring); one or two small queries."""
+    """Choose the index for ``flt`` (see the module's docstring): the overrides of the range for an outcome filter,
+    and on SQLite up to two ranges' sizes (each at most COLLECT_MAX + 1 index entries)."""
     result = Plan(flt, _sort_index(flt, flt.by_time), True)
     if flt.outcome:
         changes = _override_changes(session, flt)
@@ -305,7 +319,7 @@ def _range_terms(table, flt: EntryFilter, by_time: bool) -> list:
 
 def _terms(table, p: Plan, source: str, cursor=None) -> list:
     """WHERE terms for one source of a page: ``main`` (rows with a temperature when sorted by temperature),
-    ``null`` (rows without one), ``include`` (the overridden rows by id), ``count`` (everything).
+    ``null`` (rows without one), ``count`` (everything); the entries added by override are not among them.
 
     With a page ``cursor`` (in the rows with a temperature, for ``main``) the keyset's row comparison is the
     sort key's bound on the cursor's side, and the filter's own bound there is left out when the cursor is
@@ -331,14 +345,12 @@ def _terms(table, p: Plan, source: str, cursor=None) -> list:
     if flt.original:
         where.append(c.outcome == flt.original)
     if flt.outcome:
-        if source == "include":
-            where.append(c.id.in_(p.include))
-        elif p.correlated:
+        if p.correlated:
             where.append(final_outcome(table) == flt.outcome)
         else:
             where.append(c.outcome == flt.outcome)
             if p.exclude:
-                where.append(c.id.not_in(p.exclude))
+                where.append(_not_among(c.id, p.exclude))
     # A code matches its legacy codes too (mask_incorrect: the older mask_below_nose rows). The plain search
     # first (cheap, and rare codes are rare), then the code between commas (fever is not fever_retest).
     if flt.reason:
@@ -352,13 +364,34 @@ def _terms(table, p: Plan, source: str, cursor=None) -> list:
         where.append(c.body_c >= tmin)
     if tmax is not None:
         where.append(c.body_c <= tmax)
-    if source != "include" and p.index in (NOTABLE_TIME_INDEX, NOTABLE_TEMP_INDEX):
+    if p.index in (NOTABLE_TIME_INDEX, NOTABLE_TEMP_INDEX):
         where.append(text(f"({NOTABLE})"))  # implied by the filter; lets both databases use the partial index
     if source == "null":
         where.append(c.body_c.is_(None))
     elif not_null:
         where.append(c.body_c.is_not(None))
     return where
+
+
+class _not_among(ColumnElement):
+    """``column`` not one of ``ids``: on PostgreSQL one array parameter (``<> ALL``, hashed), on SQLite a list."""
+
+    inherit_cache = False
+    type = Boolean()
+
+    def __init__(self, column, ids) -> None:
+        self.column, self.ids = column, ids
+
+
+@compiles(_not_among)
+def _compile_not_among(element, compiler, **kw):
+    return compiler.process(element.column.not_in(element.ids), **kw)
+
+
+@compiles(_not_among, "postgresql")
+def _compile_not_among_postgresql(element, compiler, **kw):
+    ids = bindparam("ids", value=list(element.ids), type_=ARRAY(Integer()), unique=True)
+    return f"{compiler.process(element.column, **kw)} <> ALL ({compiler.process(ids, **kw)})"
 
 
 def _key_columns(table, flt: EntryFilter, source: str):
@@ -404,9 +437,6 @@ def page_statements(p: Plan, after: Optional[str], limit: int, columns: Sequence
         order = [k.desc() if flt.descending else k.asc() for k in keys]
         statements.append((source, selected(table).where(*_terms(table, p, source, cursor), *after_terms)
                            .order_by(*order).limit(limit + 1)))
-    if p.include:
-        table = _table(BY_ID)
-        statements.append(("include", selected(table).where(*_terms(table, p, "include"))))
     return statements
 
 
@@ -429,23 +459,28 @@ def _page_keys(session: Session, p: Plan, after: Optional[str], limit: int,
     """The rows (id, decided_at, body_c, *columns) of one page in order, and the next page's cursor.
 
     Each source comes in order from its index; the null part follows the rows with a temperature, so only
-    the few overridden rows added by id need a merge here."""
+    the few rows added by override (``Plan.include``) need a merge here."""
     flt = p.flt
     cursor = _parse_cursor(after, flt.sort) if after else None
     rows = []
     for source, statement in page_statements(p, after, limit, columns):
         if source == "null" and len(rows) > limit:
             continue  # a full page of rows with a temperature: those without one come after it
-        found = session.exec(statement).all()
-        if source == "include":
-            key = _order_key(flt)
-            if cursor is not None:  # the keyset, applied here to these few rows
-                mark = (moment(cursor[0]), cursor[1]) if flt.by_time else cursor
-                found = [r for r in found if (key(r) < mark if flt.descending else key(r) > mark)]
-            rows += found
-            rows.sort(key=key, reverse=flt.descending)
-        else:
-            rows += found
+        rows += session.exec(statement).all()
+    if p.include:
+        key = _order_key(flt)
+        added = list(p.include)
+        if cursor is not None:  # the keyset, applied here to these few rows
+            mark = (moment(cursor[0]), cursor[1]) if flt.by_time else cursor
+            added = [r for r in added if (key(r) < mark if flt.descending else key(r) > mark)]
+        rows = sorted(rows + added, key=key, reverse=flt.descending)[:limit + 1]
+        missing = [r[0] for r in rows if len(r) == 3] if columns else []
+        if missing:  # the added rows on this page, with the columns asked for
+            table = _table(BY_ID)
+            found = {r[0]: r for r in session.exec(
+                select(table.c.id, type_coerce(table.c.decided_at, String()), table.c.body_c,
+                       *(table.c[name] for name in columns)).select_from(table).where(table.c.id.in_(missing)))}
+            rows = [found.get(r[0], r) if len(r) == 3 else r for r in rows]
     if len(rows) > limit:
         return rows[:limit], _token(rows[limit - 1], flt.sort)
     return rows, None
@@ -479,11 +514,7 @@ def count_statement(p: Plan, cap: Optional[int]):
 def count(session: Session, flt: EntryFilter, cap: Optional[int] = None, planned: Optional[Plan] = None) -> int:
     """Matching rows; with ``cap``, counting stops after cap + 1 (shown as "cap+"), so a year stays cheap."""
     p = planned or plan(session, flt)
-    total = session.exec(count_statement(p, cap)).scalar_one()
-    if p.include:
-        table = _table(BY_ID)
-        total += session.exec(select(func.count()).select_from(table).where(*_terms(table, p, "include"))) \
-            .scalar_one()
+    total = session.exec(count_statement(p, cap)).scalar_one() + len(p.include)
     return total if cap is None else min(total, cap + 1)
 
 
@@ -540,7 +571,8 @@ def latest_overrides_in_range(session: Session, flt: EntryFilter) -> dict[str, O
     """The latest override of each entry on the filter's dates (and gate), by entry uid: read once for an export."""
     latest = select(Override.entry_uid, func.max(Override.id).label("last_id")).group_by(Override.entry_uid).subquery()
     statement = (select(Override).join(latest, latest.c.last_id == Override.id)
-                 .join(Entry, Entry.uid == Override.entry_uid).where(Entry.local_date >= flt.first, Entry.local_date <= flt.last))
+                 .join(Entry, Entry.uid == Override.entry_uid)
+                 .where(Entry.local_date >= flt.first, Entry.local_date <= flt.last))
     if flt.gate:
         statement = statement.where(Entry.gate_id == flt.gate)
     return {o.entry_uid: o for o in session.exec(statement).scalars()}

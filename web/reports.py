@@ -118,13 +118,6 @@ def report_counts(session, first: str, last: str, gate: Optional[str]) -> tuple[
     return days_of(table, first, last, gate), gates_of(table)
 
 
-def per_gate(session, first: str, last: str, gate: Optional[str]) -> list[DailyCounts]:
-    """Each gate's totals over the range (the one gate asked for, or every gate with entries, exits or kept
-    counts)."""
-    gates = report_counts(session, first, last, gate)[1]
-    return gates or ([DailyCounts("", gate)] if gate else [])
-
-
 @bp.route("/reports")
 @requires("reports")
 def index():

@@ -209,3 +209,23 @@ def test_an_entry_committed_after_a_later_one_is_counted(pg_url):
         assert [c.as_dict() for c in days_of(cache.table(session, day, day), day, day)] == \
             [c.as_dict() for c in daily_range(session, day, day)]
     engine.dispose()
+
+
+def test_an_override_that_comes_before_its_entry_counts_once_the_entry_comes(db_url):
+    """Forwarded from two gates' outboxes, an override can reach the central log before the entry it changes."""
+    engine = open_database(db_url, migrate_schema=True)
+    cache = CountsCache()
+    day = "2026-03-02"
+    late = make_entry(local(f"{day} 09:00"), outcome="denied", reasons="fever")
+    with Session(engine) as session:
+        store(engine, make_entry(local(f"{day} 08:00")))
+        store(engine, Override(entry_uid=late.uid, gate_id="gate-1", at=local(f"{day} 09:05"), by_user="guard",
+                               outcome="allowed", reason="re-checked"))
+        counts = days_of(cache.table(session, day, day), day, day)[0]
+        assert (counts.allowed, counts.denied, counts.overridden) == (1, 0, 0)
+        store(engine, late)
+        counts = days_of(cache.table(session, day, day), day, day)[0]
+        assert (counts.allowed, counts.denied, counts.overridden) == (2, 0, 1)
+        assert [c.as_dict() for c in days_of(cache.table(session, day, day), day, day)] == \
+            [c.as_dict() for c in daily_range(session, day, day)]
+    engine.dispose()
