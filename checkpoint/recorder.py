@@ -113,17 +113,36 @@ class SqliteFile:
         self._candidate = None
 
 
-def describe_failure(exc: BaseException, kept: str = KEPT) -> str:
+FULL_BELOW_BYTES = 64 * 1024  # a disk I/O error with less free than this is taken for a full disk
+
+
+def failure_kind(exc: BaseException, folder: Optional[str] = None) -> Optional[str]:
+    """"disk full" or "read-only" when the error says so, else None. SQLite
+    says only "disk I/O error" when it cannot grow its -shm file: with
+    ``folder`` (the database file's) that counts as full when its disk is."""
+    lowered = short_error(exc).lower()
+    if "disk is full" in lowered or "no space left" in lowered or getattr(exc, "errno", None) == errno.ENOSPC:
+        return "disk full"
+    if "readonly" in lowered or "read-only" in lowered:
+        return "read-only"
+    if folder is not None and "disk i/o error" in lowered:
+        try:
+            fs = os.statvfs(folder)
+        except OSError:
+            return None
+        if fs.f_bavail * fs.f_frsize < FULL_BELOW_BYTES:
+            return "disk full"
+    return None
+
+
+def describe_failure(exc: BaseException, kept: str = KEPT, folder: Optional[str] = None) -> str:
     """The health message for a failed write (``kept``: where the waiting entries are)."""
     if isinstance(exc, DatabaseFileError):
         return str(exc)
-    text = short_error(exc)
-    lowered = text.lower()
-    if "disk is full" in lowered or "no space left" in lowered or getattr(exc, "errno", None) == errno.ENOSPC:
-        return f"disk full: {text}; {kept}"
-    if "readonly" in lowered or "read-only" in lowered:
-        return f"read-only: {text}; {kept}"
-    return f"write failed: {text}"
+    kind = failure_kind(exc, folder)
+    if kind is not None:
+        return f"{kind}: {short_error(exc)}; {kept}"
+    return f"write failed: {short_error(exc)}"
 
 
 class Recorder:
@@ -374,14 +393,16 @@ class Recorder:
                 self._dispose()  # a connection opened read-only, or on a replaced file, is not reused
                 self.failed_attempts += 1
                 problem = self._file.problem() if self._file is not None else None
-                if problem is None and self._file is not None and not isinstance(exc, DatabaseFileError):
+                folder = os.path.dirname(self._file.path) if self._file is not None else None
+                if problem is None and self._file is not None and not isinstance(exc, DatabaseFileError) \
+                        and failure_kind(exc, folder) is None:  # on a full or read-only disk, looking inside fails too
                     verdict = self._inspect()  # a new file can get the deleted one's inode number: look inside
                     if verdict is not None:
                         problem = f"database file {self._file.path} was replaced by {verdict}"
                 if problem is not None and not isinstance(exc, DatabaseFileError):  # the error's real cause
                     message = f"{problem}; {self._where_kept()} until it is back"
                 else:
-                    message = describe_failure(exc, self._where_kept())
+                    message = describe_failure(exc, self._where_kept(), folder)
                 if not failing or message != self.last_error:
                     log.error("database write failed, will retry (%d rows waiting): %s",
                               len(self._pending), message, exc_info=not isinstance(exc, (SQLAlchemyError, OSError,

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -332,6 +333,26 @@ def fill(folder: Path) -> Path:
     return filler
 
 
+def keep_full(folder: Path, stop: threading.Event) -> Path:
+    """Take back every block that comes free until ``stop`` (SQLite frees its
+    -wal file when the recorder drops its connections after a failed write):
+    a disk that something else keeps filling, as a real one fills up."""
+    filler = folder / "refiller"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while not stop.is_set():
+            for size in (65536, 512):
+                try:
+                    while True:
+                        os.write(fd, b"\0" * size)
+                except OSError:
+                    pass
+            stop.wait(0.005)
+    finally:
+        os.close(fd)
+    return filler
+
+
 DISK_FULL_CHILD = textwrap.dedent("""
     import logging, sys, time
     from datetime import datetime, timezone
@@ -367,11 +388,14 @@ def test_entries_decided_while_the_disk_is_full_survive_a_kill(small_disk):
     db, journal = small_disk / "checkpoint.db", small_disk / "journal-g.jsonl"
     url = f"sqlite:///{db}"
     open_database(url).dispose()
+    stop_refilling, refilling = threading.Event(), None
     child = subprocess.Popen([sys.executable, "-c", DISK_FULL_CHILD, url, str(journal), "40"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "True"
         filler = fill(small_disk)
+        refilling = threading.Thread(target=keep_full, args=(small_disk, stop_refilling), daemon=True)
+        refilling.start()
         child.stdin.write("go\n")
         child.stdin.flush()
         report = child.stdout.readline()
@@ -379,14 +403,17 @@ def test_entries_decided_while_the_disk_is_full_survive_a_kill(small_disk):
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(10)
+        stop_refilling.set()
         for stream in (child.stdin, child.stdout, child.stderr):
             stream.close()
+    refilling.join(10)
     state, database_message, journal_message, counts = (part.strip() for part in report.split("|"))
     assert state == "down" and database_message.startswith("disk full"), report  # the premise: nothing commits
     assert journal_message.startswith("disk full: the journal writes into its reserved space"), report
     assert counts.split()[1] == "0", report  # none in memory only
 
     filler.unlink()  # space again; the next start writes what the journal kept
+    (small_disk / "refiller").unlink()
     engine = open_database(url)
     recorder = Recorder(engine, journal=Journal(journal)).start()
     assert recorder.flush(timeout=10) and recorder.stop()
