@@ -39,6 +39,7 @@ from checkpoint.backoff import Backoff
 from checkpoint.config import DoorConfig
 from checkpoint.health import DOWN, ComponentReporter
 from checkpoint.models import ALLOWED
+from checkpoint.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -130,14 +131,7 @@ class DoorWorker:
             return {True: OPEN, False: LOCKED, None: "unknown"}[self._relay_open]
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.05))
-            return True
+        return wait_until(self._cond, predicate, timeout)
 
     # -- the worker thread -----------------------------------------------------------
 

@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Callable, Optional
 
+from checkpoint.waiting import wait_until
 from drivers.thermal.protocols.modbus_rtu import crc16, with_crc
 from drivers.thermal.pty_device import PtyServer
 
@@ -45,14 +46,7 @@ class VirtualRelay(PtyServer):
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
         """Wait until ``predicate()`` holds, woken by each frame received."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.05))
-            return True
+        return wait_until(self._cond, predicate, timeout)
 
     def _serve(self) -> None:
         pending = b""
