@@ -317,17 +317,22 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+def write_until_full(fd: int) -> None:
+    """Write to ``fd`` until the disk takes no more (big blocks, then the last few)."""
+    for size in (65536, 512):
+        try:
+            while True:
+                os.write(fd, b"\0" * size)
+        except OSError:
+            pass
+
+
 def fill(folder: Path) -> Path:
     """Write a file until the disk is full."""
     filler = folder / "filler"
     fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
-        for size in (65536, 512):  # then the last few blocks
-            try:
-                while True:
-                    os.write(fd, b"\0" * size)
-            except OSError:
-                pass
+        write_until_full(fd)
     finally:
         os.close(fd)
     return filler
@@ -341,12 +346,7 @@ def keep_full(folder: Path, stop: threading.Event) -> Path:
     fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         while not stop.is_set():
-            for size in (65536, 512):
-                try:
-                    while True:
-                        os.write(fd, b"\0" * size)
-                except OSError:
-                    pass
+            write_until_full(fd)
             stop.wait(0.005)
     finally:
         os.close(fd)
