@@ -148,6 +148,7 @@ class Forwarder:
         self._pending = 0
         self._thread: Optional[threading.Thread] = None
         self._idle = threading.Condition()
+        self._settled = True  # False while a pass runs and its outcome is not reported yet
         self.forwarded = 0  # rows marked forwarded by this process
         self.passes = 0
         self.failed_attempts = 0
@@ -202,12 +203,13 @@ class Forwarder:
         return count
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until the outbox is empty and the newest heartbeat is delivered."""
+        """Wait until the outbox is empty, the newest heartbeat is delivered and
+        the pass that delivered them has put its outcome on the health panel."""
         deadline = time.monotonic() + timeout
         while True:
             with self._lock:
                 status_waiting = self._status is not None
-            if not status_waiting and self.pending() == 0:
+            if not status_waiting and self.pending() == 0 and self._settled:
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self._thread is None or not self._thread.is_alive():
@@ -223,9 +225,11 @@ class Forwarder:
         failing = False
         while not self._stop.is_set():
             self._wake.clear()
+            self._settled = False  # flush() waits until this pass's outcome is on the health panel
             try:
                 moved = self._pass()
             except _LocalError as exc:  # the outbox itself is busy (locked): not the central's fault
+                self._settled = True
                 log.warning("cannot read or mark the local outbox, will retry: %s", short_error(exc.__cause__ or exc))
                 self._stop.wait(backoff.next())
                 continue
@@ -238,6 +242,7 @@ class Forwarder:
                 self.reachable = False
                 self._reporter.down(self._clock(), message)
                 self._reporter.count("forward_errors")
+                self._settled = True
                 self._stop.wait(backoff.next())
                 continue
             except Exception as exc:  # unreachable, or anything else: the thread must live and say so
@@ -251,6 +256,7 @@ class Forwarder:
                 self.reachable = False
                 self._reporter.down(self._clock(), f"central database unreachable: {message}")
                 self._reporter.count("forward_errors")
+                self._settled = True
                 if self._central is not None:
                     self._central.dispose()  # fresh connections after the outage
                 # kicks do not shorten the backoff: a busy gate would otherwise hammer a dead server
@@ -261,6 +267,7 @@ class Forwarder:
                 log.info("central database reachable again; outbox delivery resumed")
                 failing = False
             self._reporter.ok(self._clock())
+            self._settled = True
             with self._idle:
                 self._idle.notify_all()
             if moved >= self._batch:
