@@ -1,6 +1,7 @@
 """Benchmark: faces found in camera frames of real scenes, ours and the peer in one run.
 
-    .venv/bin/python bench/bench_scenes.py [--split val] [--reach-side 256] [--json]
+    .venv/bin/python bench/bench_scenes.py [--split val] [--reach-side 384] [--reach-score 0.4]
+        [--face-check 0.3] [--json]
 
 Every validation photo of ../shared/datasets/scenes-kaggle-cc0 (split by
 photo) is scaled to fit a 640x480 frame, as a camera at the door would see
@@ -82,6 +83,8 @@ def main() -> int:
     parser.add_argument("--split", default="val", choices=["train", "val"])
     parser.add_argument("--reach-side", type=int, help="override mask.reach_side (0: first pass only)")
     parser.add_argument("--detector-side", type=int, help="override mask.detector_side")
+    parser.add_argument("--reach-score", type=float, help="override mask.reach_score")
+    parser.add_argument("--face-check", type=float, help="override mask.face_check (1 keeps every detection)")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     parser.add_argument("--model", help="mask classifier file (default: the shipped one)")
     args = parser.parse_args()
@@ -91,7 +94,8 @@ def main() -> int:
         return 0
     cv2.setNumThreads(1)
     frames = frames_of(data, args.split)
-    update = {k: v for k, v in (("reach_side", args.reach_side), ("detector_side", args.detector_side))
+    update = {k: v for k, v in (("reach_side", args.reach_side), ("detector_side", args.detector_side),
+                                ("reach_score", args.reach_score), ("face_check", args.face_check))
               if v is not None}
     config = MaskConfig(model=args.model or "").model_copy(update=update)
     pipeline = MaskPipeline(config)
@@ -117,6 +121,7 @@ def main() -> int:
                "median_ms": round(statistics.median(times[name]) * 1000, 3)}
         if name == "checkpoint":
             row.update(detector_side=config.detector_side, reach_side=config.reach_side,
+                       reach_score=config.reach_score, face_check=config.face_check,
                        reach_pass_share=round(pipeline.detector.reach_passes / len(frames), 3))
         rows.append(row)
     if args.json:
@@ -133,7 +138,8 @@ def main() -> int:
               + f"  {r['false_per_frame_away']:21.3f}  {r['median_ms']:9.3f}")
     print("faces per bucket: " + json.dumps(rows[0]["faces"]))
     if "reach_pass_share" in rows[0]:
-        print(f"detector side {rows[0]['detector_side']}, reach side {rows[0]['reach_side']}, "
+        print(f"detector side {rows[0]['detector_side']}, reach side {rows[0]['reach_side']} "
+              f"(score {rows[0]['reach_score']}), face check {rows[0]['face_check']}, "
               f"reach pass on {rows[0]['reach_pass_share']:.0%} of frames")
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     return 0

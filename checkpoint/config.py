@@ -154,10 +154,10 @@ class MaskConfig(Section):
                              "the visitor: too far away to judge the mask.")
     detector_side: int = Field(128, ge=64, le=640, multiple_of=16, description="Input side of the face detector's "
                                "first pass (the frame's, or the region of interest's, longer side is scaled to it).")
-    reach_side: int = Field(256, ge=0, le=1280, multiple_of=16, description="Input side of the reach pass for small "
+    reach_side: int = Field(384, ge=0, le=1280, multiple_of=16, description="Input side of the reach pass for small "
                             "faces, run unless the first pass finds a visitor filling a third of the frame; 0 turns "
                             "it off (faster, but faces under about 100 px of a 640x480 frame are missed).")
-    reach_score: float = Field(0.25, gt=0, lt=1, description="Face detector score threshold of the reach pass.")
+    reach_score: float = Field(0.4, gt=0, lt=1, description="Face detector score threshold of the reach pass.")
     face_check: float = Field(0.3, gt=0, le=1, description="A detection the mask classifier judges to be no face "
                               "with at least this probability is dropped (signs, ears, hands); 1 keeps every one.")
 

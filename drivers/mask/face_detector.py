@@ -137,8 +137,8 @@ def to_faces(boxes: np.ndarray, scores: np.ndarray, kps: np.ndarray,
 
 
 RETRY_MAX_SIDE = 400  # camera frames (640x480 and up) are larger: never retried
-REACH_SIDE = 256  # input side of the reach pass: a 40 px face of a 640x480 frame becomes 16 px
-REACH_SCORE = 0.25  # the reach pass looks for small faces, whose scores are lower
+REACH_SIDE = 384  # input side of the reach pass: a 40 px face of a 640x480 frame becomes 24 px
+REACH_SCORE = 0.4  # the reach pass looks for small faces, whose scores are lower (the face check follows)
 CLOSE_FRACTION = 1 / 3  # a face this large (shorter side / frame's shorter side) is a visitor at the camera
 
 

@@ -104,10 +104,10 @@ class MaskPipeline:
     show a small person, so one without a face is retried with a border, then
     in overlapping quarters. Camera frames get the reach pass instead (see
     ``FaceDetector``). With a region of interest only that part of a frame is
-    searched, at the detector's full input resolution. Every detection large
-    enough to be the visitor goes through the classifier's face check, which
-    drops signs, ears and hands; the visitor's mask probabilities come from
-    the same pass."""
+    searched, at the detector's full input resolution. Every detection goes
+    through the classifier's face check, which drops signs, ears, hands and
+    patches of texture; the visitor's mask probabilities come from the same
+    pass."""
 
     def __init__(self, config: MaskConfig, roi: Optional[Roi] = None, still_images: bool = False) -> None:
         self.config = config
@@ -131,18 +131,18 @@ class MaskPipeline:
     def faces(self, frame_bgr: np.ndarray) -> list[Face]:
         """All faces in the frame (in the region of interest), best score first.
 
-        Detections of at least ``min_face_px`` are checked by the classifier
-        (one batch) and dropped when it judges them no face; smaller ones are
-        kept as they are (they never become the visitor). A still photo keeps
-        its detections when the check would drop all of them."""
+        Every detection is checked by the classifier (one batch) and dropped
+        when it judges it no face: the reach pass's low-scoring boxes of a
+        small patch of texture are the commonest false faces, whatever their
+        size. A still photo keeps its detections when the check would leave
+        none large enough to be the visitor."""
         self._probs = {}
         found = [f for f in self._detect(frame_bgr) if not is_flat(frame_bgr, f)]
-        large = [f for f in found if min(f.w, f.h) >= self.config.min_face_px]
-        if not large or not self.classifier.has_face_check:
+        if not found or not self.classifier.has_face_check:
             return found
-        crops = [self.crop(frame_bgr, f) for f in large]
+        crops = [self.crop(frame_bgr, f) for f in found]
         dropped = set()
-        for f, crop, (probs, p_not_face) in zip(large, crops, self.classifier.predict_many(crops)):
+        for f, crop, (probs, p_not_face) in zip(found, crops, self.classifier.predict_many(crops)):
             if p_not_face >= self.config.face_check:
                 dropped.add(id(f))
             else:

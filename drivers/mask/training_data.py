@@ -24,7 +24,7 @@ from drivers.mask.augment import CONTEXT, CONTEXT_EXTRA
 from drivers.mask.crops import crop_face, crop_square
 from drivers.mask.dataset import list_images, split_of
 from drivers.mask.face_detector import INPUT_SIZE as DETECTOR_SIDE
-from drivers.mask.face_detector import REACH_SIDE, FaceDetector
+from drivers.mask.face_detector import FaceDetector
 from drivers.mask.pipeline import choose_visitor
 from drivers.mask.scenes import PERSON_MARGIN, box_iou, is_scene_dir, list_scenes, match, person_photo, to_frame
 from drivers.mask.synthetic import box_keypoints
@@ -99,7 +99,7 @@ def _scene_samples(scene_dir: Path, detector: FaceDetector, input_size: int, log
             log(f"scenes: {i + 1}/{len(scenes)}")
 
 
-NOT_FACE_PASSES = ((DETECTOR_SIDE, 0.2), (REACH_SIDE, 0.2), (320, 0.2))  # detector side, score threshold
+NOT_FACE_PASSES = ((DETECTOR_SIDE, 0.2), (256, 0.2), (320, 0.2))  # detector side, score threshold
 NOT_FACE_VIEWS = ("frame", "zoom")  # the scene as a 640x480 frame, and its centre zoomed to fill one
 
 

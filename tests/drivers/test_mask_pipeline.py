@@ -127,6 +127,31 @@ def test_observation_on_photos_in_a_camera_frame():
 
 @needs_shared
 @pytest.mark.shared
+def test_the_face_check_drops_texture_of_any_size_and_keeps_small_faces():
+    """Every detection is checked, not only those large enough to be the
+    visitor: a 32 px box on a patterned wall is a false face all the same."""
+    rng = np.random.default_rng(1)
+    wall = np.full((480, 640, 3), 110, np.uint8)
+    wall[100:400, 300:600] = cv2.GaussianBlur(rng.integers(0, 255, (300, 300, 3), dtype=np.uint8), (5, 5), 0)
+    pipeline = MaskPipeline(MaskConfig())
+    small_face, small_patch, large_patch = Face(100, 200, 32, 32, 0.5), Face(400, 200, 32, 32, 0.5), \
+        Face(350, 150, 100, 100, 0.5)
+    pipeline._detect = lambda frame: [small_face, small_patch, large_patch]
+    photos = sorted((DATA / "with_mask").glob("*.jpg"))[:10] + sorted((DATA / "without_mask").glob("*.jpg"))[:10]
+    kept_faces = 0
+    for path in photos:
+        frame = wall.copy()
+        frame[200:232, 100:132] = cv2.resize(cv2.imread(str(path)), (32, 32), interpolation=cv2.INTER_AREA)
+        kept = pipeline.faces(frame)
+        assert small_patch not in kept and large_patch not in kept, path.name
+        kept_faces += small_face in kept
+    # 13 of the 20 when written: a tight crop shrunk to 32 px is hard to tell from texture, and at that
+    # size never the visitor (the scenes bench finds about half of the 20-40 px faces)
+    assert kept_faces >= 10, f"only {kept_faces} of {len(photos)} small faces passed the face check"
+
+
+@needs_shared
+@pytest.mark.shared
 def test_figures_on_a_sample_of_the_validation_split():
     figures = evaluate(DATA, MaskConfig(min_face_px=8), split="val", limit=160)  # photos are small
     assert figures["images"] == 160
