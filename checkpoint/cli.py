@@ -84,6 +84,24 @@ def settings_from_args(args: argparse.Namespace, overrides: Optional[dict] = Non
         raise SystemExit(2) from exc
 
 
+def add_simulate_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--simulate", action="store_true",
+                        help="start even where the configuration names simulated devices (the virtual scanner, the "
+                             "simulated camera, the virtual relay); every screen shows a SIMULATED banner")
+
+
+def gate_settings_from_args(args: argparse.Namespace, command: str):
+    """Settings for a command that runs a gate: refused (exit 2) on simulated devices without --simulate."""
+    from checkpoint.simulated import refusal
+
+    settings = settings_from_args(args)
+    reason = "" if getattr(args, "simulate", False) else refusal(settings)
+    if reason:
+        print(f"checkpoint {command}: {reason}", file=sys.stderr)
+        raise SystemExit(2)
+    return settings
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -22,7 +22,7 @@ import os
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -48,6 +48,7 @@ class ComponentHealth:
     last_ok_t: Optional[float] = None
     since_t: Optional[float] = None
     counters: dict[str, int] = field(default_factory=dict)
+    simulated: bool = False  # a software stand-in (checkpoint run --simulate): the screens say so
 
     def as_dict(self, now: Optional[float] = None) -> dict:
         data = asdict(self)
@@ -84,9 +85,9 @@ class HealthRegistry:
         self._components: dict[str, ComponentHealth] = {}
         self._listeners: list[Callable[[ComponentHealth], None]] = []
 
-    def reporter(self, name: str) -> ComponentReporter:
+    def reporter(self, name: str, simulated: bool = False) -> ComponentReporter:
         with self._lock:
-            self._components.setdefault(name, ComponentHealth(name))
+            self._components.setdefault(name, ComponentHealth(name)).simulated |= simulated
         return ComponentReporter(self, name)
 
     def on_change(self, listener: Callable[[ComponentHealth], None]) -> None:
@@ -95,7 +96,7 @@ class HealthRegistry:
     def get(self, name: str) -> ComponentHealth:
         with self._lock:
             c = self._components.setdefault(name, ComponentHealth(name))
-            return ComponentHealth(c.name, c.state, c.message, c.last_ok_t, c.since_t, dict(c.counters))
+            return replace(c, counters=dict(c.counters))
 
     def snapshot(self, now: Optional[float] = None) -> dict[str, dict]:
         with self._lock:
@@ -116,7 +117,7 @@ class HealthRegistry:
                 c.since_t = t
             c.state = state
             c.message = message
-            copy = ComponentHealth(c.name, c.state, c.message, c.last_ok_t, c.since_t, dict(c.counters))
+            copy = replace(c, counters=dict(c.counters))
         if changed:
             if state == OK:
                 log.info("%s is ok%s", name, f": {message}" if message else "")

@@ -32,6 +32,7 @@ from checkpoint.journal import Journal, journal_path
 from checkpoint.messages import MaskObservation, SensorStatus
 from checkpoint.recorder import Recorder, gate_status
 from checkpoint.retention import RetentionJob
+from checkpoint.simulated import CAMERA, DOOR, SCANNER, simulated_devices
 
 log = logging.getLogger(__name__)
 SENSORS = ("scanner", "camera")
@@ -51,6 +52,7 @@ class AgentRuntime:
         self.scanner = None
         self.camera = None
         self._simulated_camera = None
+        self.simulated = simulated_devices(settings)  # software stand-ins, marked in health for the screens
         self.recorder: Optional[Recorder] = None
         self.forwarder: Optional[Forwarder] = None
         self.agent: Optional[Agent] = None
@@ -139,14 +141,14 @@ class AgentRuntime:
             return
         from drivers.thermal import open_scanner
 
-        self.scanner = open_scanner(self.settings.scanner, self.clock, self.health.reporter("scanner"), self.put)
+        self.scanner = open_scanner(self.settings.scanner, self.clock, self.health.reporter("scanner", simulated=SCANNER in self.simulated), self.put)
         self.scanner.start()
 
     def _start_camera(self) -> None:
         camera = self.settings.camera
         if not camera.enabled:
             return
-        reporter = self.health.reporter("camera")
+        reporter = self.health.reporter("camera", simulated=CAMERA in self.simulated)
         if camera.source == "simulated":
             self._simulated_camera = reporter
             reporter.ok(self.clock.now(), "simulated camera")
@@ -166,7 +168,7 @@ class AgentRuntime:
         from checkpoint.door_overrides import OverrideWatcher
         from drivers.door import open_relay
 
-        self.door = DoorWorker(door, open_relay(door.relay, door.open_s), self.health.reporter("door"),
+        self.door = DoorWorker(door, open_relay(door.relay, door.open_s), self.health.reporter("door", simulated=DOOR in self.simulated),
                                clock=self.clock.now).start()
         worker = self.door
         self.agent.on_decision(lambda entry, _decision: worker.decided(entry.uid, entry.outcome,

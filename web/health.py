@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timezone
 from typing import Optional
 
-from flask import Blueprint, current_app, has_app_context, jsonify
+from flask import Blueprint, current_app, g, has_app_context, jsonify
 from sqlalchemy import literal
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import SQLAlchemyError
@@ -44,6 +44,7 @@ class ComponentView:
     message: str
     last_ok_age_s: Optional[float]
     counters: dict
+    simulated: bool = False  # a software stand-in the agent runs with --simulate
 
 
 @dataclass
@@ -73,6 +74,11 @@ class GateHealth:
         if self.silent:
             return ["silent"]
         return [c.name for c in self.components if c.name in DECISION_COMPONENTS and c.state == "down"]
+
+    @property
+    def simulated(self) -> list[str]:
+        """The components this gate runs simulated (checkpoint run --simulate); [] for a real gate."""
+        return [c.name for c in self.components if c.simulated]
 
 
 def local_statuses() -> list[dict]:
@@ -124,6 +130,7 @@ def _gate_view(gate_id: str, status: dict, now: float, silent_after_s: float) ->
             # the snapshot's age was measured when the heartbeat was written
             last_ok_age_s=round(ok_age + age, 1) if isinstance(ok_age, (int, float)) else None,
             counters={k: v for k, v in (snapshot.get("counters") or {}).items() if isinstance(v, int)},
+            simulated=snapshot.get("simulated") is True,
         ))
     return GateHealth(gate_id, str(status.get("name") or ""), str(status.get("timezone") or ""), round(age, 1),
                       age > silent_after_s, _int(status.get("backlog")), _int(status.get("capacity")), components)
@@ -183,12 +190,32 @@ def health_document(gate: Optional[str] = None) -> tuple[dict, bool]:
     document["gates"] = [{
         "gate_id": g.gate_id, "name": g.name, "state": g.state, "silent": g.silent, "age_s": g.age_s,
         "backlog": g.backlog,
+        "simulated": g.simulated,
         "components": {c.name: {"state": c.state, "message": c.message, "last_ok_age_s": c.last_ok_age_s,
-                                "counters": c.counters} for c in g.components},
+                                "counters": c.counters, "simulated": c.simulated} for c in g.components},
     } for g in gates]
     states = [document["database"]["state"]] + [g["state"] for g in document["gates"]]
     document["status"] = "down" if "down" in states[:1] else ("degraded" if any(s != "ok" for s in states) else "ok")
     return document, not problem
+
+
+def simulated_gates() -> list[tuple[str, list[str]]]:
+    """(gate name, its simulated components) for each live gate this app shows that runs simulated: the
+    SIMULATED banner on every page. Worked out once per request; a database it cannot read hides nothing
+    (the agents on this machine report themselves)."""
+    if "simulated_gates" not in g:
+        try:
+            _problem, _reachable, gates = database_and_gates(state().gate)
+        except SQLAlchemyError:
+            gates = []
+        g.simulated_gates = [(gate.name or gate.gate_id, gate.simulated) for gate in gates
+                             if gate.simulated and not gate.silent]
+    return g.simulated_gates
+
+
+@bp.app_context_processor
+def _simulation() -> dict:
+    return {"simulated_gates": simulated_gates}
 
 
 @bp.route("/healthz")

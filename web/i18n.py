@@ -98,6 +98,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "stop.camera": ("kamera mati", "camera down"),
     "stop.database": ("basis data tidak dapat ditulis", "the database cannot be written"),
     "stop.app_database": ("basis data tidak terjangkau", "the database cannot be reached"),
+    "banner.simulated": ("tiruan perangkat lunak, bukan pemeriksaan sungguhan",
+                         "software stand-ins, not a real screening"),
     "component.scanner": ("Sensor suhu", "Scanner"),
     "component.camera": ("Kamera", "Camera"),
     "component.database": ("Basis data", "Database"),

@@ -72,10 +72,45 @@ def test_config_check_command_exits_2_on_unknown_key(tmp_path):
 
 def test_config_check_command_prints_effective_settings(tmp_path):
     path = write(tmp_path, '[gate]\nid = "north"\n')
-    result = subprocess.run([sys.executable, "-m", "checkpoint", "config", "check", str(path)],
+    result = subprocess.run([sys.executable, "-m", "checkpoint", "config", "check", str(path), "--simulate"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert tomllib.loads(result.stdout)["gate"]["id"] == "north"
+
+
+REAL_DEVICES = ('[scanner]\nurl = "/dev/ttyUSB0"\n[camera]\nsource = "0"\n'
+                '[door]\nmode = "pulse"\n[door.relay]\ndriver = "lcus"\nurl = "/dev/ttyUSB1"\n')
+
+
+def test_simulated_devices_are_refused_unless_asked_for(tmp_path):
+    path = write(tmp_path, f'data_dir = "{tmp_path}"\n[door]\nmode = "pulse"\n')  # the defaults: all three simulated
+    checked = subprocess.run([sys.executable, "-m", "checkpoint", "config", "check", str(path)],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 2 and "configuration is valid" not in checked.stderr
+    for line in ('scanner: [scanner] url = "virtual"', 'camera: [camera] source = "simulated"',
+                 'door: [door.relay] url = "virtual"', "--simulate"):
+        assert line in checked.stderr
+    for command in ("run", "agent"):
+        started = subprocess.run([sys.executable, "-m", "checkpoint", command, "-c", str(path)],
+                                 capture_output=True, text=True, timeout=60)
+        assert started.returncode == 2, started.stderr
+        assert f"checkpoint {command}: these devices are simulated" in started.stderr
+        assert "Traceback" not in started.stderr and not (tmp_path / "checkpoint.db").exists()
+    assert subprocess.run([sys.executable, "-m", "checkpoint", "config", "check", str(path), "--simulate"],
+                          capture_output=True, text=True, timeout=60).returncode == 0
+
+
+def test_real_devices_need_no_simulate_flag(tmp_path):
+    from checkpoint.simulated import simulated_devices
+
+    path = write(tmp_path, REAL_DEVICES)
+    assert simulated_devices(load_settings(path, environ={})) == {}
+    result = subprocess.run([sys.executable, "-m", "checkpoint", "config", "check", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "configuration is valid" in result.stderr, result.stderr
+    # a device turned off is not simulated; the door is not driven unless its mode says so
+    off = load_settings(write(tmp_path, '[scanner]\nenabled = false\n[camera]\nenabled = false\n'), environ={})
+    assert simulated_devices(off) == {}
 
 
 def test_mask_and_face_rule_keys(tmp_path):

@@ -48,7 +48,7 @@ def test_bad_settings_name_their_key(tmp_path, text, expected):
 def test_config_check_masks_the_webhook_secret_and_the_broker_password(tmp_path):
     path = write(tmp_path, '[mqtt]\nenabled = true\nusername = "gate"\npassword = "broker-pass-1"\n'
                            '[webhooks]\nenabled = true\nurl = "https://hooks.example.org/in?token=tok-abc-123"\n')
-    result = subprocess.run([sys.executable, "-m", "checkpoint", "config", "check", str(path)],
+    result = subprocess.run([sys.executable, "-m", "checkpoint", "config", "check", str(path), "--simulate"],
                             capture_output=True, text=True, timeout=60,
                             env={"CHECKPOINT_WEBHOOKS_SECRET": "a-shared-secret-of-32-characters", "PATH": ""})
     assert result.returncode == 0, result.stderr

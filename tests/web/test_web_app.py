@@ -52,9 +52,33 @@ def test_healthz_reports_database_and_gate_components_without_login(client, engi
     gate = document["gates"][0]
     assert gate["gate_id"] == "gate-1" and gate["silent"] is False
     assert gate["components"]["camera"] == {"state": "down", "message": "no frames", "counters": {"stalls": 3},
-                                            "last_ok_age_s": gate["components"]["camera"]["last_ok_age_s"]}
+                                            "last_ok_age_s": gate["components"]["camera"]["last_ok_age_s"],
+                                            "simulated": False}
+    assert gate["simulated"] == []
     assert gate["components"]["camera"]["last_ok_age_s"] >= 12.0
     assert document["status"] == "degraded"
+
+
+def test_a_gate_on_simulated_devices_shows_a_banner_on_every_page(client, engine, auth):
+    page = client.get("/visitor").get_data(as_text=True)
+    assert "simulated-banner" not in page and "SIMULATED" not in page  # a real gate: no banner
+    components = {"scanner": {"state": "ok", "simulated": True}, "camera": {"state": "ok", "simulated": True},
+                  "database": {"state": "ok"}}
+    store(engine, gate_status("gate-1", "Pintu Utama", "Asia/Jakarta", components, 0, 50, None, time.time()))
+    assert client.get("/healthz").get_json()["gates"][0]["simulated"] == ["camera", "scanner"]
+    visitor = client.get("/visitor").get_data(as_text=True)
+    assert 'class="simulated-banner"' in visitor and "SIMULASI" in visitor and "not a real screening" in visitor
+    assert "Pintu Utama:" not in visitor and "Sensor suhu" not in visitor  # the visitor is told no device names
+    auth.login("manager")
+    for path in ("/", "/entries", "/reports"):
+        page = client.get(path).get_data(as_text=True)
+        assert 'data-simulated="camera,scanner"' in page, path
+        assert "Pintu Utama:" in page and "SIMULASI" in page and "SIMULATED" in page, path
+    # a gate that stopped reporting is "gate closed", not simulated
+    with Session(engine) as session:
+        session.merge(gate_status("gate-1", "Pintu Utama", "Asia/Jakarta", components, 0, 50, None, time.time() - 60))
+        session.commit()
+    assert "simulated-banner" not in client.get("/entries").get_data(as_text=True)
 
 
 def test_healthz_marks_a_gate_silent_after_ten_seconds(client, engine):
