@@ -10,6 +10,7 @@ from checkpoint.models import User
 from web.auth import requires
 from web.i18n import translate
 from web.state import db, state
+from web.settings_view import settings_sections
 from web.users import ROLES, UserError, create_user, set_active, set_password, set_role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -45,7 +46,7 @@ def users():
 def update(user_id: int):
     user = db().get(User, user_id)
     if user is None:
-        return render_template("admin/users.html", users=_users(), roles=ROLES, error="no such user"), 404
+        return render_template("admin/users.html", users=_users(), roles=ROLES, error=translate("admin.no_such_user")), 404
     action = request.form.get("action")
     try:
         if action == "password":
@@ -54,14 +55,14 @@ def update(user_id: int):
                 session["generation"] = user.session_generation  # ... except the one that changed it
         elif action in ("enable", "disable"):
             if user.id == g.user.id and action == "disable":
-                raise UserError("you cannot disable your own account")
+                raise UserError("you cannot disable your own account", "admin.not_yourself_disable")
             set_active(db(), user, action == "enable")  # either way its open sessions end
         elif action == "role" and request.form.get("role") in ROLES:
             if user.id == g.user.id:
-                raise UserError("you cannot change your own role")
+                raise UserError("you cannot change your own role", "admin.not_yourself_role")
             set_role(db(), user, request.form["role"])  # its open sessions end: sign in again under the new role
         else:
-            raise UserError("unknown action")
+            raise UserError("unknown action", "admin.unknown_action")
     except UserError as exc:
         db().rollback()
         return render_template("admin/users.html", users=_users(), roles=ROLES, error=_message(exc)), 400
@@ -73,6 +74,8 @@ def update(user_id: int):
 @requires("admin")
 def settings_page():
     """The effective settings, secrets masked (effective_toml), never kept by a browser or proxy cache."""
-    response = make_response(render_template("admin/settings.html", text=effective_toml(state().settings)))
+    settings = state().settings
+    response = make_response(render_template("admin/settings.html", sections=settings_sections(settings),
+                                             text=effective_toml(settings)))
     response.headers["Cache-Control"] = "no-store"
     return response
