@@ -41,23 +41,24 @@ SQLite file is by its opener.
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 import traceback
 import weakref
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Callable, Optional
 
-from sqlalchemy import Table, event, func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from checkpoint.backoff import Backoff
+from checkpoint.central import (  # noqa: F401  (re-exported: checkpoint.forwarder.X still works)
+    CONNECT_TIMEOUT_S, SLOW_S, STATEMENT_TIMEOUT_S, WATCH_S, CentralLink, _cut, _insert, central_engine,
+)
 from checkpoint.counts import occupancy, override_delta
-from checkpoint.db import SchemaNotReady, check_schema, make_engine, migrate, owns_schema
+from checkpoint.db import SchemaNotReady
 from checkpoint.health import ComponentReporter, short_error
 from checkpoint.models import ALLOWED, Entry, Exit, GateStatus
 from checkpoint.redact import scrub
@@ -68,56 +69,10 @@ FORWARDED: tuple[Table, ...] = (Entry.__table__, Exit.__table__)  # overrides ar
 NOT_COPIED = ("id", "forwarded_at")
 
 
-CONNECT_TIMEOUT_S = 3  # defaults of database.central_connect_timeout_s, central_statement_timeout_s, central_slow_s
-STATEMENT_TIMEOUT_S = 10.0
-SLOW_S = 3.0
-WATCH_S = 0.25  # how often the watchdog looks at the call in flight
+class Forwarder(CentralLink):
+    """The forwarding thread; the central engine, its schema check and the watchdog are in
+    checkpoint/central.py."""
 
-
-def central_engine(url: str, connect_timeout_s: int = CONNECT_TIMEOUT_S,
-                   statement_timeout_s: float = STATEMENT_TIMEOUT_S) -> Engine:
-    """An engine for the central database that notices a dead, locked or stalled server quickly."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "postgresql":
-        return make_engine(url)
-    from sqlmodel import create_engine
-
-    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2, connect_args={
-        "connect_timeout": connect_timeout_s,
-        # server side: a statement (its lock waits included) that runs longer is cancelled with an error
-        "options": f"-c statement_timeout={max(1, int(statement_timeout_s * 1000))}",
-        "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
-        "tcp_user_timeout": connect_timeout_s * 3000,  # ms: unacknowledged writes fail instead of hanging
-    })
-
-
-def _cut(dbapi_connection) -> None:
-    """Shut a DBAPI connection's socket down from another thread: a call blocked on it fails at once."""
-    try:
-        fd = dbapi_connection.fileno()
-    except Exception:  # closed already, or not a socket (SQLite)
-        return
-    try:
-        with socket.socket(fileno=fd) as sock:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            finally:
-                sock.detach()  # the fd stays the driver's, to close
-    except OSError:
-        pass
-
-
-def _insert(dialect: str):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise ValueError(f"store-and-forward needs PostgreSQL or SQLite centrally, not {dialect}")
-    return insert
-
-
-class Forwarder:
     def __init__(self, local_engine: Engine, central_url: str, reporter: ComponentReporter,
                  clock: Callable[[], float] = time.time, batch: int = 200, retry_max_s: float = 5.0,
                  poll_s: float = 0.5, retry_initial_s: float = 0.2, connect_timeout_s: int = CONNECT_TIMEOUT_S,
@@ -274,20 +229,6 @@ class Forwarder:
                 continue  # more waiting: no pause between full batches
             self._wake.wait(self._poll_s)
 
-    def _engine(self) -> Engine:
-        with self._engine_lock:  # the forwarding thread and occupancy()'s caller
-            if self._central is None:
-                self._central = central_engine(self._central_url, self._connect_timeout_s, self._statement_timeout_s)
-                if self._central.dialect.name == "postgresql":  # sockets the watchdog may have to cut
-                    event.listen(self._central, "connect", lambda dbapi, _record: self._connections.add(dbapi))
-            if not self._schema_checked:
-                if owns_schema(self._central):
-                    migrate(self._central)  # a SQLite file as the centre: its opener migrates it
-                else:
-                    check_schema(self._central, "central")  # the owner migrates (checkpoint init-db), never a gate
-                self._schema_checked = True
-            return self._central
-
     def occupancy(self, day: str, gate_id: Optional[str] = None) -> Optional[int]:
         """People inside: allowed entries minus exits in the central log, for
         one gate or (None) the whole building, overrides and exits entered on
@@ -310,45 +251,6 @@ class Forwarder:
         with self._central_call("the occupancy read"), Session(self._engine()) as session:
             inside = occupancy(session, day, gate_id)
         return max(inside + waiting_in - waiting_out + overridden_here, 0)
-
-    # -- the watchdog: a central call with no answer ----------------------------------
-
-    @contextmanager
-    def _central_call(self, what: str):
-        """Mark a call to the central database in flight (one per thread), for the watchdog."""
-        me = threading.get_ident()
-        with self._call_lock:
-            self._calls[me] = [time.monotonic(), what, None]
-        try:
-            yield
-        finally:
-            with self._call_lock:
-                self._calls.pop(me, None)
-
-    def _watch(self) -> None:
-        while not self._stop.wait(WATCH_S):
-            with self._call_lock:  # held while reporting: the call's own ok or error comes after, never before
-                if not self._calls:
-                    continue
-                call = min(self._calls.values(), key=lambda c: c[0])  # the one waiting longest
-                waited = time.monotonic() - call[0]
-                if waited >= self._stalled_s and call[2] != "down":
-                    call[2] = "down"
-                    message = (f"central database not answering: {call[1]} had no answer for {waited:.0f} s; "
-                               "connections cut, retrying; rows wait in the local outbox")
-                    log.error("%s", message)
-                    self.reachable = False
-                    self._reporter.down(self._clock(), message)
-                    self._reporter.count("stalls")
-                    for connection in list(self._connections):
-                        _cut(connection)
-                elif self._slow_s <= waited < self._stalled_s:
-                    if call[2] is None:
-                        log.warning("central database slow: %s had no answer for %.0f s", call[1], waited)
-                        self._reporter.count("slow_calls")
-                    call[2] = "slow"
-                    self._reporter.degraded(self._clock(), f"central slow: {call[1]} has had no answer for "
-                                                           f"{waited:.0f} s; rows wait in the local outbox")
 
     def _pass(self) -> int:
         """One round: a batch of each table, then the heartbeat. Returns the most rows moved from one table."""

@@ -24,7 +24,6 @@ spell is not reused once the file is writable again.
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
@@ -37,115 +36,25 @@ from typing import Callable, Optional
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import make_transient
-from sqlmodel import Session, select
 
 from checkpoint.backoff import Backoff
 from checkpoint.health import ComponentReporter, short_error
 from checkpoint.journal import Journal
-from checkpoint.models import Entry, Exit, GateStatus
+from checkpoint.models import Entry, GateStatus
+from checkpoint.recorder_faults import (  # noqa: F401  (re-exported: checkpoint.recorder.X still works)
+    FULL_BELOW_BYTES, KEPT, DatabaseFileError, SqliteFile, describe_failure, failure_kind,
+)
+from checkpoint.recorder_journal import JournalUse
+from checkpoint.recorder_write import Row, VerifiedWrite
 from checkpoint.retention import PurgeResult, RetentionJob, strip_measurements
 
 log = logging.getLogger(__name__)
 
-Row = Entry | Exit
-KEPT = "entries are kept in the journal"
 
+class Recorder(JournalUse, VerifiedWrite):
+    """The writer thread and its queue; the journal's use is in checkpoint/recorder_journal.py,
+    the verified write of a batch in checkpoint/recorder_write.py."""
 
-class DatabaseFileError(RuntimeError):
-    """The path no longer names the SQLite file the recorder writes to."""
-
-
-class SqliteFile:
-    """The identity of the SQLite file an engine writes to (``st_dev``, ``st_ino``)."""
-
-    def __init__(self, path: str, settle_s: float = 2.0) -> None:
-        self.path = os.path.abspath(path)
-        self.settle_s = settle_s
-        st = self._stat()
-        self.identity = (st.st_dev, st.st_ino) if st is not None else None
-        self._candidate: Optional[tuple] = None
-        self._candidate_since = 0.0
-
-    @staticmethod
-    def for_engine(engine: Engine, settle_s: float = 2.0) -> Optional["SqliteFile"]:
-        url = engine.url
-        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:" \
-                or url.database.startswith("file:"):
-            return None
-        return SqliteFile(url.database, settle_s)
-
-    def _stat(self) -> Optional[os.stat_result]:
-        try:
-            return os.stat(self.path)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-
-    def problem(self) -> Optional[str]:
-        """None while the path names the file the log was in, else what happened to it."""
-        try:
-            st = self._stat()
-        except OSError as exc:  # e.g. the folder is not searchable any more
-            return f"database file {self.path} cannot be checked: {short_error(exc)}"
-        if st is None:
-            return f"database file {self.path} is gone (deleted or moved)"
-        if (st.st_dev, st.st_ino) == self.identity:
-            self._candidate = None
-            return None
-        return f"database file {self.path} was replaced" if self.identity else f"database file {self.path} appeared"
-
-    def settled_replacement(self) -> Optional[os.stat_result]:
-        """The other file now at the path, once it has not changed for ``settle_s``
-        (not a copy still being written), else None."""
-        try:
-            st = self._stat()
-        except OSError:
-            return None
-        if st is None or (st.st_dev, st.st_ino) == self.identity:
-            return None
-        candidate = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-        now = time.monotonic()
-        if candidate != self._candidate:
-            self._candidate, self._candidate_since = candidate, now
-        return st if now - self._candidate_since >= self.settle_s else None
-
-    def adopt(self, st: os.stat_result) -> None:
-        self.identity = (st.st_dev, st.st_ino)
-        self._candidate = None
-
-
-FULL_BELOW_BYTES = 64 * 1024  # a disk I/O error with less free than this is taken for a full disk
-
-
-def failure_kind(exc: BaseException, folder: Optional[str] = None) -> Optional[str]:
-    """"disk full" or "read-only" when the error says so, else None. SQLite
-    says only "disk I/O error" when it cannot grow its -shm file: with
-    ``folder`` (the database file's) that counts as full when its disk is."""
-    lowered = short_error(exc).lower()
-    if "disk is full" in lowered or "no space left" in lowered or getattr(exc, "errno", None) == errno.ENOSPC:
-        return "disk full"
-    if "readonly" in lowered or "read-only" in lowered:
-        return "read-only"
-    if folder is not None and "disk i/o error" in lowered:
-        try:
-            fs = os.statvfs(folder)
-        except OSError:
-            return None
-        if fs.f_bavail * fs.f_frsize < FULL_BELOW_BYTES:
-            return "disk full"
-    return None
-
-
-def describe_failure(exc: BaseException, kept: str = KEPT, folder: Optional[str] = None) -> str:
-    """The health message for a failed write (``kept``: where the waiting entries are)."""
-    if isinstance(exc, DatabaseFileError):
-        return str(exc)
-    kind = failure_kind(exc, folder)
-    if kind is not None:
-        return f"{kind}: {short_error(exc)}; {kept}"
-    return f"write failed: {short_error(exc)}"
-
-
-class Recorder:
     def __init__(self, engine: Engine, reporter: Optional[ComponentReporter] = None,
                  clock: Callable[[], float] = time.time, batch_size: int = 100,
                  retry_initial_s: float = 0.05, retry_max_s: float = 2.0,
@@ -211,48 +120,6 @@ class Recorder:
                     self._unjournaled.add(row.uid)
             self._pending.append(row)
             self._cond.notify_all()
-
-    def _journal_call(self, failure: str, method, *args) -> bool:
-        """A failing journal (disk full, read-only) is reported, never fatal:
-        the rows still go to the database from memory."""
-        try:
-            method(*args)
-        except OSError as exc:
-            if not self._journal_failing:
-                log.error("recorder journal %s failed: %s", self._journal.path, short_error(exc))
-                self._journal_failing = True
-            if self._journal_reporter:
-                self._journal_reporter.degraded(self._clock(), f"{failure}: {short_error(exc)}")
-                self._journal_reporter.count("errors")
-            return False
-        self._journal_works()
-        return True
-
-    def _journal_works(self) -> None:
-        if self._unjournaled:
-            return  # still rows in memory only: the panel keeps saying so
-        if self._journal_failing:
-            log.info("recorder journal %s works again", self._journal.path)
-            self._journal_failing = False
-        if self._journal_reporter:
-            warning = self._journal.space_warning()
-            if warning:
-                self._journal_reporter.degraded(self._clock(), warning)
-            else:
-                self._journal_reporter.ok(self._clock())
-
-    def _journal_catch_up(self) -> None:
-        """Append the queued rows the journal could not take before (call with the lock held)."""
-        for row in list(self._pending):
-            if row.uid not in self._unjournaled:
-                continue
-            try:
-                self._journal.append(row)
-            except OSError:
-                return  # still failing: counted and shown by the call that failed first
-            self._unjournaled.discard(row.uid)
-        log.info("recorder journal %s holds every waiting row again", self._journal.path)
-        self._journal_works()
 
     def publish_status(self, status: GateStatus) -> None:
         """Replace the heartbeat row to write (only the newest one matters)."""
@@ -444,99 +311,6 @@ class Recorder:
                         listener(written)
                     except Exception:  # a listener must never stop the writer
                         log.exception("entry listener failed")
-
-    def _where_kept(self) -> str:
-        if self._journal is None:
-            return "entries wait in memory"
-        with self._cond:
-            return KEPT if not self._unjournaled else "entries wait in memory (the journal cannot take them all)"
-
-    def _dispose(self) -> None:
-        if self._file is not None or self._engine.url.get_backend_name() != "sqlite":
-            try:
-                self._engine.dispose()
-            except Exception as exc:  # closing a broken connection can fail too
-                log.debug("disposing of the database connections failed: %s", exc)
-
-    def _check_file(self) -> None:
-        """Raise DatabaseFileError unless the log's file is still at its path
-        (or a settled replacement holding an entry log has been adopted)."""
-        if self._file is None:
-            return
-        problem = self._file.problem()
-        if problem is None:
-            return
-        replacement = self._file.settled_replacement()
-        if replacement is not None:
-            self._dispose()  # connections opened before were on the old file
-            verdict = self._inspect()
-            if verdict is None:
-                log.warning("database file %s is another file now (restored from a copy?): it holds an entry log, "
-                            "writing to it from now on", self._file.path)
-                self._file.adopt(replacement)
-                with self._cond:
-                    self._recheck.update(row.uid for row in self._pending)  # the copy may hold some of them
-                return
-            problem = f"database file {self._file.path} was replaced by {verdict}"
-        raise DatabaseFileError(f"{problem}; {self._where_kept()} until it is back")
-
-    def _inspect(self) -> Optional[str]:
-        """None when the file now at the path holds an entry log, else what it is."""
-        try:
-            with self._engine.connect() as connection:
-                tables = set(connection.exec_driver_sql(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'").scalars())
-                if not {"entry", "alembic_version"} <= tables:
-                    return "a file without an entry log (`checkpoint init-db` starts a new log there)"
-                check = connection.exec_driver_sql("PRAGMA quick_check").scalar()
-                if check != "ok":
-                    return f"a damaged file ({check})"
-        except SQLAlchemyError as exc:
-            return f"a file that cannot be read ({short_error(exc)})"
-        finally:
-            self._dispose()
-        return None
-
-    def _write(self, batch: list[Row], status: Optional[GateStatus]) -> list[Row]:
-        """Commit the batch (and heartbeat), then verify it: the batch's uids
-        read back, and the file still the one at the path. Returns the rows
-        to announce: without journal rows an earlier run had committed already."""
-        self._check_file()
-        with Session(self._engine, expire_on_commit=False) as session:
-            present = self._present(session, batch) if self._recheck else set()
-            if present:
-                log.info("%d rows were in the database already (committed before a restart or a fault), skipped",
-                         len(present))
-            rows = [row for row in batch if row.uid not in present]
-            if status is not None:  # first: its SELECT would flush the rows, and a failure would name the merge
-                session.merge(status)
-            for row in rows:
-                session.add(row)
-            session.commit()
-            if batch:
-                missing = {row.uid for row in batch} - self._present(session, batch, all_rows=True)
-                if missing:
-                    raise DatabaseFileError(f"{len(missing)} committed rows not found when read back; "
-                                            f"{self._where_kept()}")
-        if self._file is not None:
-            problem = self._file.problem()
-            if problem is not None:
-                raise DatabaseFileError(f"{problem} during the commit; {self._where_kept()} until it is back")
-        announced = [row for row in batch if row.uid not in present or row.uid in self._unannounced]
-        if self._recheck:
-            self._recheck.difference_update(row.uid for row in batch)
-        if self._unannounced:
-            self._unannounced.difference_update(row.uid for row in batch)
-        return announced
-
-    def _present(self, session: Session, batch: list[Row], all_rows: bool = False) -> set[str]:
-        """The uids of ``batch`` (those to recheck, or all) the database has."""
-        present: set[str] = set()
-        for model in (Entry, Exit):
-            uids = [row.uid for row in batch if isinstance(row, model) and (all_rows or row.uid in self._recheck)]
-            for start in range(0, len(uids), 500):
-                present.update(session.exec(select(model.uid).where(model.uid.in_(uids[start:start + 500]))).all())
-        return present
 
 
 def gate_status(gate_id: str, name: str, timezone_name: str, components: dict, backlog: int,
