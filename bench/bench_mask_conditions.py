@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from bench_mask import AizooPeer, predicted_class, shared_dir, validation_split  # noqa: E402
+
 from checkpoint.config import MaskConfig  # noqa: E402
 from drivers.mask.evaluate import summarise  # noqa: E402
 from drivers.mask.pipeline import MaskPipeline  # noqa: E402

@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from bench_mask import SOURCES, shared_dir, validation_photos  # noqa: E402
+
 from checkpoint.config import MaskConfig  # noqa: E402
 from checkpoint.mask_verdict import DEFAULT_MASK_THRESHOLD  # noqa: E402
 from checkpoint.messages import MASK, MASK_INCORRECT, NO_MASK  # noqa: E402

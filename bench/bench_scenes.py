@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from bench_mask import AizooPeer, shared_dir  # noqa: E402
+
 from checkpoint.config import MaskConfig  # noqa: E402
 from drivers.mask.pipeline import MaskPipeline  # noqa: E402
 from drivers.mask.scenes import SIZE_BUCKETS, box_iou, bucket_of, list_scenes, match, to_frame  # noqa: E402

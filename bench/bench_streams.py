@@ -46,10 +46,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from sqlmodel import Session  # noqa: E402
+from streams_clients import SignIns, Streams, free_port, get, sample_healthz  # noqa: E402
 
 from checkpoint.db import open_database  # noqa: E402
 from checkpoint.models import Entry  # noqa: E402
-from streams_clients import SignIns, Streams, free_port, get, sample_healthz  # noqa: E402
 
 ZONE = ZoneInfo("Asia/Jakarta")
 BIN = Path(sys.executable).parent

@@ -35,11 +35,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from checkpoint.db import open_database  # noqa: E402
-from checkpoint.models import Entry, Exit, Override  # noqa: E402
 from web_dataset import FIRST_DAY, LAST_DAY, PG_ADMIN, build_postgres, build_sqlite  # noqa: E402
 from web_http import http_bench, sse_bench  # noqa: E402
 from web_queries import query_bench  # noqa: E402
+
+from checkpoint.db import open_database  # noqa: E402
+from checkpoint.models import Entry, Exit, Override  # noqa: E402
 
 
 def main() -> int:

@@ -17,6 +17,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlmodel import Session
+from web_dataset import FIRST_DAY, LAST_DAY, ZONE
+from web_queries import NAMED
+from web_timing import TARGET_MB_S, TARGET_MS, rss_mb, timed
 from werkzeug.serving import make_server
 
 from checkpoint.config import Settings
@@ -24,9 +27,6 @@ from checkpoint.db import open_database
 from checkpoint.models import Entry
 from checkpoint.recorder import Recorder
 from web import close_app, create_app
-from web_dataset import FIRST_DAY, LAST_DAY, ZONE
-from web_queries import NAMED
-from web_timing import TARGET_MB_S, TARGET_MS, rss_mb, timed
 
 
 class Browser:

@@ -12,13 +12,13 @@ from datetime import timedelta
 
 from sqlalchemy import text
 from sqlmodel import Session
+from web_dataset import FIRST_DAY, LAST_DAY
+from web_timing import TARGET_MS, timed
 
 from checkpoint.counts import CountsCache, daily_counts, days_of, gates_of
 from checkpoint.db import open_database
 from web.filters import EntryFilter, count, count_statement, page, page_statements, plan
-from web.reports import buckets, bucket_kind
-from web_dataset import FIRST_DAY, LAST_DAY
-from web_timing import TARGET_MS, timed
+from web.reports import bucket_kind, buckets
 
 
 def explain(session, statement) -> list[str]:

@@ -31,12 +31,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from checkpoint.counts_cache import (GAP_MAX, GAP_TTL_S, TOP_IDS, CountsCache, Overridden,  # noqa: F401
-                                     cache_for, overridden_in_range)
+from checkpoint.counts_cache import GAP_MAX, GAP_TTL_S, TOP_IDS, CountsCache, Overridden, cache_for, overridden_in_range  # noqa: F401
 from checkpoint.models import DENIED, DailyCount, Entry, Exit, Override
 from checkpoint.occupancy import occupancy, override_delta  # noqa: F401
-from checkpoint.tally import (GUARD_OVERRIDE, DailyCounts, _gate_filter, _tally, days_of, gates_of,  # noqa: F401
-                              latest_override_ids, total)
+from checkpoint.tally import (  # noqa: F401
+    GUARD_OVERRIDE,
+    DailyCounts,
+    _gate_filter,
+    _tally,
+    days_of,
+    gates_of,
+    latest_override_ids,
+    total,
+)
 
 
 def local_day(moment: datetime, zone: ZoneInfo) -> str:

@@ -15,7 +15,6 @@ from sqlmodel import Session
 from checkpoint.models import DENIED, DailyCount, Entry, Exit, Override
 from checkpoint.tally import GUARD_OVERRIDE, DailyCounts, _gate_filter, _tally, latest_override_ids
 
-
 # -- counts over long ranges: the log's tallies per day and gate, kept up to date by row id -----------------------
 
 GAP_TTL_S = 600.0  # an id missing below the newest one is looked for again this long (a PostgreSQL insert not

@@ -55,7 +55,14 @@ from sqlmodel import Session
 
 from checkpoint.backoff import Backoff
 from checkpoint.central import (  # noqa: F401  (re-exported: checkpoint.forwarder.X still works)
-    CONNECT_TIMEOUT_S, SLOW_S, STATEMENT_TIMEOUT_S, WATCH_S, CentralLink, _cut, _insert, central_engine,
+    CONNECT_TIMEOUT_S,
+    SLOW_S,
+    STATEMENT_TIMEOUT_S,
+    WATCH_S,
+    CentralLink,
+    _cut,
+    _insert,
+    central_engine,
 )
 from checkpoint.counts import occupancy, override_delta
 from checkpoint.db import SchemaNotReady

@@ -42,7 +42,12 @@ from checkpoint.health import ComponentReporter, short_error
 from checkpoint.journal import Journal
 from checkpoint.models import Entry, GateStatus
 from checkpoint.recorder_faults import (  # noqa: F401  (re-exported: checkpoint.recorder.X still works)
-    FULL_BELOW_BYTES, KEPT, DatabaseFileError, SqliteFile, describe_failure, failure_kind,
+    FULL_BELOW_BYTES,
+    KEPT,
+    DatabaseFileError,
+    SqliteFile,
+    describe_failure,
+    failure_kind,
 )
 from checkpoint.recorder_journal import JournalUse
 from checkpoint.recorder_write import Row, VerifiedWrite

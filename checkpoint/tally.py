@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from checkpoint.models import ALLOWED, DENIED, REMEASURE, Override
 from checkpoint.reasons import canonical
 
-
 GUARD_OVERRIDE = "override"  # denied_by_reason: entries a guard turned into denials
 
 

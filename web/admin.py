@@ -9,8 +9,8 @@ from checkpoint.config import effective_toml
 from checkpoint.models import User
 from web.auth import requires
 from web.i18n import translate
-from web.state import db, state
 from web.settings_view import settings_sections
+from web.state import db, state
 from web.users import ROLES, UserError, create_user, set_active, set_password, set_role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -30,8 +30,8 @@ from werkzeug.exceptions import TooManyRequests
 from checkpoint.models import User
 from web import csrf
 from web.i18n import LANGUAGES, translate
-from web.state import db, state
 from web.limits import retry_after
+from web.state import db, state
 from web.users import can, end_sessions, find_user, user_count, verify
 
 bp = Blueprint("auth", __name__)

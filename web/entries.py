@@ -13,10 +13,19 @@ from sqlmodel import Session
 from checkpoint.models import OUTCOMES
 from checkpoint.reasons import current_codes, label, split_codes
 from web.auth import requires
-from web.filters import (SORTS, EntryFilter, FilterError, count, iterate_rows, latest_overrides_in_range, moment,
-                         page, plan)
+from web.filters import (
+    SORTS,
+    EntryFilter,
+    FilterError,
+    count,
+    iterate_rows,
+    latest_overrides_in_range,
+    moment,
+    page,
+    plan,
+)
 from web.i18n import current_language
-from web.queries import gate_ids, gate_names, latest_overrides, with_overrides
+from web.queries import gate_ids, gate_names, with_overrides
 from web.reports import shortcuts
 from web.state import db, selected_gate, state, today, zone_for
 

@@ -35,12 +35,21 @@ from sqlmodel import Session
 from checkpoint.counts import overridden_in_range
 from checkpoint.models import NOTABLE, Entry, Override
 from checkpoint.reasons import family
-from web.log_filter import (CODE, EARLIEST, GATE, LATEST, SORTS, EntryFilter, FilterError,  # noqa: F401
-                            parse_day)
-from web.log_pages import (ID_MAX, NO_TEMP_HIGH, NO_TEMP_LOW, _page_keys, cursor_token, moment,  # noqa: F401
-                           page_statements)
-from web.log_sql import (BY_ID, NOTABLE_TEMP_INDEX, NOTABLE_TIME_INDEX, TEMP_INDEX, TIME_INDEX, Plan,  # noqa: F401
-                         _range_terms, _sort_index, _table, count_statement, final_outcome)
+from web.log_filter import CODE, EARLIEST, GATE, LATEST, SORTS, EntryFilter, FilterError, parse_day  # noqa: F401
+from web.log_pages import ID_MAX, NO_TEMP_HIGH, NO_TEMP_LOW, _page_keys, cursor_token, moment, page_statements  # noqa: F401
+from web.log_sql import (  # noqa: F401
+    BY_ID,
+    NOTABLE_TEMP_INDEX,
+    NOTABLE_TIME_INDEX,
+    TEMP_INDEX,
+    TIME_INDEX,
+    Plan,
+    _range_terms,
+    _sort_index,
+    _table,
+    count_statement,
+    final_outcome,
+)
 
 COLLECT_MAX = 50_000  # an unordered range up to this many index entries is read whole and sorted
 OVERRIDES_BY_ID = 30_000  # up to this many changed outcomes in the range go by id; more: a subquery per row

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 
 from checkpoint.counts import DailyCounts, daily_counts, occupancy
 from checkpoint.models import Entry, GateStatus, Override

@@ -14,8 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Optional
 
-from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request,
-                   stream_with_context, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from checkpoint.entries import build_exit
@@ -23,10 +34,10 @@ from checkpoint.models import OUTCOMES, Override
 from web import events
 from web.auth import requires
 from web.health import GateHealth, database_and_gates
-from web.users import can
 from web.i18n import translate
 from web.queries import EntryView, entry_by_uid, gate_ids, gate_names, latest_overrides, recent_entries, today_summary
 from web.state import db, selected_gate, state, today, zone_for
+from web.users import can
 
 log = logging.getLogger(__name__)
 bp = Blueprint("screen", __name__)

@@ -31,8 +31,8 @@ def run(args) -> int:
 
     from checkpoint.cli import settings_from_args
     from checkpoint.clock import LiveClock
-    from checkpoint.health import HealthRegistry
     from checkpoint.commands.scanner import parse_options
+    from checkpoint.health import HealthRegistry
     from drivers.thermal.base import OptionsError
     from drivers.thermal.reader import ScannerReader
     from drivers.thermal.recording import Header, RecordingWriter

@@ -24,16 +24,57 @@ whole schema), and a name under a section that is no key is an error.
 
 from __future__ import annotations
 
-from checkpoint.config.devices import (DEFAULT_PROTOCOL, PROTOCOL_HELP, CalibrationConfig, DoorConfig, GpioRelay,
-                                       HttpRelay, LcusRelay, ModbusRelay, RelayConfig, ScannerConfig,
-                                       _default_scanner, _scanner_union, scanner_variants)
-from checkpoint.config.loading import (ENV_PREFIX, _TAGS, ConfigError, _env_overrides, _env_value, _line_of, _merge,
-                                       _models_of, _problems, _toml_key, env_keys, load_settings)
+from checkpoint.config.devices import (
+                                       DEFAULT_PROTOCOL,
+                                       PROTOCOL_HELP,
+                                       CalibrationConfig,
+                                       DoorConfig,
+                                       GpioRelay,
+                                       HttpRelay,
+                                       LcusRelay,
+                                       ModbusRelay,
+                                       RelayConfig,
+                                       ScannerConfig,
+                                       _default_scanner,
+                                       _scanner_union,
+                                       scanner_variants,
+)
+from checkpoint.config.loading import (
+                                       _TAGS,
+                                       ENV_PREFIX,
+                                       ConfigError,
+                                       _env_overrides,
+                                       _env_value,
+                                       _line_of,
+                                       _merge,
+                                       _models_of,
+                                       _problems,
+                                       _toml_key,
+                                       env_keys,
+                                       load_settings,
+)
 from checkpoint.config.render import effective_toml
-from checkpoint.config.sections import (CameraConfig, CapacityRule, DatabaseConfig, FaceRule, FaultRule, FeverRule,
-                                        GateConfig, MaskConfig, MaskRule, Mode, MqttConfig, PlausibleRule,
-                                        PrivacyConfig, RulesConfig, Section, VisitConfig, VisitorConfig, WebConfig,
-                                        WebhooksConfig)
+from checkpoint.config.sections import (
+                                       CameraConfig,
+                                       CapacityRule,
+                                       DatabaseConfig,
+                                       FaceRule,
+                                       FaultRule,
+                                       FeverRule,
+                                       GateConfig,
+                                       MaskConfig,
+                                       MaskRule,
+                                       Mode,
+                                       MqttConfig,
+                                       PlausibleRule,
+                                       PrivacyConfig,
+                                       RulesConfig,
+                                       Section,
+                                       VisitConfig,
+                                       VisitorConfig,
+                                       WebConfig,
+                                       WebhooksConfig,
+)
 from checkpoint.config.settings import Settings
 
 # Every name checkpoint.config defined as one module, the private ones included (tests import _models_of).

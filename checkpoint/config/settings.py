@@ -9,9 +9,20 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SerializeAsAny, field_validator
 
 from checkpoint.config.devices import DEFAULT_PROTOCOL, DoorConfig, ScannerConfig, _default_scanner, _scanner_union
-from checkpoint.config.sections import (CameraConfig, DatabaseConfig, GateConfig, MaskConfig, MqttConfig,
-                                        PrivacyConfig, RulesConfig, Section, VisitConfig, VisitorConfig, WebConfig,
-                                        WebhooksConfig)
+from checkpoint.config.sections import (
+    CameraConfig,
+    DatabaseConfig,
+    GateConfig,
+    MaskConfig,
+    MqttConfig,
+    PrivacyConfig,
+    RulesConfig,
+    Section,
+    VisitConfig,
+    VisitorConfig,
+    WebConfig,
+    WebhooksConfig,
+)
 
 
 class Settings(Section):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from typing import Optional, Union
+from typing import Union
 
 from drivers.thermal.base import CommonOptions, ScannerProtocol
 

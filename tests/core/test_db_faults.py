@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from db_fault_helpers import database_files, journal_ids, sensor_ids
+from polling import wait_until
 from sqlalchemy import event
 
 from checkpoint.db import open_database
@@ -24,8 +26,6 @@ from checkpoint.health import DOWN, OK, HealthRegistry
 from checkpoint.journal import Journal
 from checkpoint.models import Entry
 from checkpoint.recorder import Recorder
-from db_fault_helpers import database_files, journal_ids, sensor_ids
-from polling import wait_until
 
 
 def make_entry(name: str) -> Entry:

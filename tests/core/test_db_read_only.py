@@ -10,10 +10,9 @@ import sys
 import textwrap
 
 import pytest
-
-from checkpoint.db import open_database
 from db_fault_helpers import database_files, journal_ids, sensor_ids
 
+from checkpoint.db import open_database
 
 # Root ignores file modes; the child drops the capabilities that let it (CAP_DAC_OVERRIDE,
 # CAP_DAC_READ_SEARCH, CAP_FOWNER), so a file without write permission is read-only to it.

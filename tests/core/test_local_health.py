@@ -8,13 +8,14 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 
+from polling import wait_until
+from test_db_faults import fill, small_disk  # noqa: F401 (a fixture)
+
 from checkpoint.config import Settings
 from checkpoint.db import make_engine, open_database
 from checkpoint.health import StatusFile, read_status_files, status_document
 from checkpoint.models import Entry
 from checkpoint.runtime import AgentRuntime
-from polling import wait_until
-from test_db_faults import fill, small_disk  # noqa: F401 (a fixture)
 from web import close_app, create_app
 
 

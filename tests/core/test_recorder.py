@@ -1,8 +1,8 @@
 """The recorder never drops an entry: locked and unreachable databases."""
 
 import sqlite3
-import time
 import threading
+import time
 from datetime import datetime, timezone
 
 from sqlmodel import Session, func, select

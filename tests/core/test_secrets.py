@@ -13,11 +13,11 @@ import socket
 from pathlib import Path
 
 import pytest
+from polling import wait_until
 
 from checkpoint.cli import main as cli
 from checkpoint.config import Settings, effective_toml
 from checkpoint.redact import mask_settings, mask_url, scrub
-from polling import wait_until
 
 DB_PASSWORD = "Db-Pw-4471"
 CENTRAL_PASSWORD = "Cen@tral/Pw 9"  # '@', '/' and a space: percent-encoded in the URL

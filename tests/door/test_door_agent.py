@@ -11,6 +11,7 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+from polling import wait_until
 from sqlmodel import Session, select
 
 from checkpoint.config import Settings
@@ -19,7 +20,6 @@ from checkpoint.health import DOWN, OK
 from checkpoint.messages import MASK, MASK_INCORRECT, NO_MASK, Box, MaskObservation, ThermalReading
 from checkpoint.models import Entry, GateStatus, Override
 from checkpoint.runtime import AgentRuntime
-from polling import wait_until
 
 MASKED = {MASK: 0.96, NO_MASK: 0.02, MASK_INCORRECT: 0.02}
 BARE = {MASK: 0.03, NO_MASK: 0.94, MASK_INCORRECT: 0.03}

@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from polling import wait_until
 
 from checkpoint.clock import LiveClock
 from checkpoint.config import CameraConfig, MaskConfig
@@ -15,7 +16,6 @@ from checkpoint.health import DEGRADED, DOWN, OK, HealthRegistry
 from checkpoint.messages import MaskObservation
 from drivers.camera import CameraCapture, parse_source
 from drivers.vision import CameraWatcher
-from polling import wait_until
 
 
 def write_video(path: Path, frames: int, fps: float, level: int = 0, size=(64, 48)) -> None:

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from checkpoint.config import MaskConfig
-from checkpoint.messages import MASK, MASK_INCORRECT, NO_MASK, FaceQuality, MaskObservation, Box
+from checkpoint.messages import MASK, MASK_INCORRECT, NO_MASK, Box, FaceQuality, MaskObservation
+from checkpoint.smoothing import smooth
 from drivers.mask.classifier import DEFAULT_MODEL, MaskClassifier, softmax
 from drivers.mask.crops import crop_face
 from drivers.mask.dataset import split_of
 from drivers.mask.evaluate import evaluate, summarise
 from drivers.mask.face_detector import Face
 from drivers.mask.pipeline import MaskPipeline, choose_visitor
-from checkpoint.smoothing import smooth
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("CHECKPOINT_SHARED_DIR") or REPO.parent / "shared")

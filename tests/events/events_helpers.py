@@ -10,13 +10,14 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Optional
 
+from gate_helpers import make_entry
+
 from checkpoint.config import Settings
 from checkpoint.db import open_database
 from checkpoint.events_out import EventsOut
 from checkpoint.events_out.webhook import SIGNATURE_HEADER, verify
 from checkpoint.health import HealthRegistry
 from checkpoint.recorder import Recorder
-from gate_helpers import make_entry
 
 GATE = "east"
 SECRET = "test-secret-0123456789"

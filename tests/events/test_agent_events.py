@@ -11,6 +11,8 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+from events_helpers import SECRET
+from polling import wait_until
 from sqlmodel import Session
 
 from checkpoint.config import Settings
@@ -19,9 +21,7 @@ from checkpoint.health import DOWN
 from checkpoint.messages import MASK, MASK_INCORRECT, NO_MASK, Box, MaskObservation, ThermalReading
 from checkpoint.models import Override
 from checkpoint.runtime import AgentRuntime
-from events_helpers import SECRET
 from drivers.door.virtual import VirtualRelay
-from polling import wait_until
 
 MASKED = {MASK: 0.96, NO_MASK: 0.02, MASK_INCORRECT: 0.02}
 GATE = "east"

@@ -12,11 +12,11 @@ import threading
 import time
 
 import pytest
-
-from checkpoint.health import DOWN, OK
 from events_helpers import GATE, Gate, dedup, gate_settings
 from polling import wait_until
 from tcp_proxy import TcpProxy
+
+from checkpoint.health import DOWN, OK
 
 pytestmark = pytest.mark.mqtt
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 
+from gate_helpers import make_entry, make_exit
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from checkpoint.db import open_database
 from checkpoint.events_out.outbox import Outbox
 from checkpoint.models import Entry, EventCursor, Override
-from gate_helpers import make_entry, make_exit
 
 GATE = "east"
 

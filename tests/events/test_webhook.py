@@ -13,11 +13,12 @@ import stat
 import threading
 import time
 
+from events_helpers import GATE, SECRET, Gate, gate_settings
+from polling import wait_until
+
 from checkpoint.events_out.payloads import encode
 from checkpoint.events_out.webhook import sign, verify
 from checkpoint.health import DOWN, OK
-from events_helpers import GATE, SECRET, Gate, gate_settings
-from polling import wait_until
 
 OUTAGE_S = 3.0  # stands for the acceptance's 30 s (see above)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from gate_helpers import pg_port
 
 

@@ -6,6 +6,8 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+from gate_helpers import make_entry, make_exit, via_port
+from polling import wait_until
 from sqlmodel import Session, select
 
 from checkpoint.config import Settings
@@ -13,8 +15,6 @@ from checkpoint.db import open_database
 from checkpoint.health import DOWN
 from checkpoint.models import Entry, Override
 from checkpoint.runtime import AgentRuntime
-from gate_helpers import make_entry, make_exit, via_port
-from polling import wait_until
 
 
 def gate(tmp_path, gate_id: str, central_url: str, scope: str = "building") -> AgentRuntime:

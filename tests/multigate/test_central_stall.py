@@ -11,18 +11,18 @@ import socket
 import threading
 
 import pytest
+from gate_helpers import make_entry, pg_port, via_port
+from polling import wait_until
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+from tcp_proxy import TcpProxy, _close
 
 from checkpoint.config import DatabaseConfig, Settings
 from checkpoint.db import open_database
 from checkpoint.forwarder import Forwarder, central_engine
 from checkpoint.health import DEGRADED, DOWN, OK, HealthRegistry
 from checkpoint.models import Entry
-from gate_helpers import make_entry, pg_port, via_port
-from polling import wait_until
-from tcp_proxy import TcpProxy, _close
 
 TIMEOUTS = {"connect_timeout_s": 1, "statement_timeout_s": 1.5, "slow_s": 0.4}
 

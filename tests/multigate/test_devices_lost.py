@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from polling import wait_until
 from sqlalchemy import select
 
 import drivers.vision
@@ -27,7 +28,6 @@ from checkpoint.health import DOWN, OK
 from checkpoint.messages import MASK, MASK_INCORRECT, NO_MASK, Box, MaskObservation
 from checkpoint.models import Entry, GateStatus
 from checkpoint.runtime import AgentRuntime
-from polling import wait_until
 from drivers.thermal.virtual import VirtualScanner
 
 

@@ -7,6 +7,8 @@ import logging
 import threading
 
 import pytest
+from gate_helpers import make_entry, make_exit, via_port
+from polling import wait_until
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
@@ -17,8 +19,6 @@ from checkpoint.health import DOWN, OK, HealthRegistry
 from checkpoint.models import Entry, Exit, GateStatus
 from checkpoint.recorder import gate_status
 from checkpoint.runtime import AgentRuntime
-from gate_helpers import make_entry, make_exit, via_port
-from polling import wait_until
 
 
 def uids(engine, table=Entry, gate_id=None):

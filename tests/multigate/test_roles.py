@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 
 import pytest
 from alembic import command
+from gate_helpers import make_entry, make_exit
+from polling import wait_until
 from sqlalchemy import func, inspect, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
@@ -28,8 +30,6 @@ from checkpoint.health import DOWN, OK, HealthRegistry
 from checkpoint.models import Entry, Exit, GateStatus, Override
 from checkpoint.recorder import gate_status
 from checkpoint.roles import GRANTS
-from gate_helpers import make_entry, make_exit
-from polling import wait_until
 
 PASSWORD = "gate-login-Pw-7391"  # the server trusts local logins; the password is carried as a real one would be
 

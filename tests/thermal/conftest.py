@@ -13,8 +13,8 @@ import pytest
 from checkpoint.clock import LiveClock
 from checkpoint.config import ScannerConfig
 from checkpoint.health import HealthRegistry
-from drivers.thermal.registry import make_protocol
 from drivers.thermal.reader import ScannerReader
+from drivers.thermal.registry import make_protocol
 from drivers.thermal.virtual import VirtualScanner
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "serial"

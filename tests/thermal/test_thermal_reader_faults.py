@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from polling import wait_until
+
 from checkpoint.clock import LiveClock
 from checkpoint.config import ScannerConfig
 from drivers.thermal.reader import ScannerReader
 from drivers.thermal.registry import make_protocol
-from polling import wait_until
 
 
 def test_failing_tap_stops_recording_not_reading(virtual, registry, collector):

@@ -6,11 +6,12 @@ import os
 
 import pytest
 from sqlmodel import Session
+from web_helpers import CHROMIUM, PASSWORD, LiveServer, csrf_from
 
 from checkpoint.config import Settings
 from web import close_app, create_app
 from web.users import create_user
-from web_helpers import CHROMIUM, PASSWORD, LiveServer, csrf_from
+
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 from sqlmodel import Session, select
+from web_helpers import csrf_from
 
 from checkpoint.models import User
-from web_helpers import csrf_from
 
 
 def test_settings_page_is_a_table_per_section_with_each_key_explained(client, auth):

@@ -9,12 +9,12 @@ import io
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from web_helpers import ZONE, make_entry, store
 
 from checkpoint.models import Override
 from checkpoint.reasons import label, split_codes
 from web import filters
 from web.entries import CSV_COLUMNS, _cell, _num
-from web_helpers import ZONE, make_entry, store
 
 DAY = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
 

@@ -8,10 +8,10 @@ import unicodedata
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from web_helpers import make_entry, store
 
 from checkpoint.models import Override
 from web.entries import _cell
-from web_helpers import make_entry, store
 
 DAY = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
 STARTERS = ("=", "+", "-", "@", "\t", "\r")

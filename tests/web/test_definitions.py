@@ -10,9 +10,9 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from web_helpers import earlier_today, make_entry, store
 
 from checkpoint.models import Override
-from web_helpers import earlier_today, make_entry, store
 
 START = datetime(2026, 5, 4, 0, 30, tzinfo=timezone.utc)  # 07:30 in Jakarta
 

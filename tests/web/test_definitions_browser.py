@@ -8,9 +8,9 @@ import io
 import time
 
 import pytest
+from web_helpers import PASSWORD, earlier_today, make_entry, screenshot, store, store_status
 
 from checkpoint.recorder import gate_status
-from web_helpers import PASSWORD, earlier_today, make_entry, screenshot, store, store_status
 
 pytestmark = pytest.mark.browser
 

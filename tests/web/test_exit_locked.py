@@ -9,9 +9,9 @@ import time
 
 import pytest
 from sqlmodel import Session, select
+from web_helpers import csrf_from
 
 from checkpoint.models import Exit
-from web_helpers import csrf_from
 
 
 @pytest.fixture
@@ -87,11 +87,11 @@ def test_a_locked_exit_table_on_postgresql_answers_503(app_factory, tmp_path, pg
     """The central web app on PostgreSQL: a table lock ends each try within the wait (lock_timeout)."""
     import psycopg
     from sqlalchemy.engine import make_url
+    from web_helpers import PASSWORD
 
     from checkpoint.config import Settings
     from checkpoint.db import open_database
     from web.users import create_user
-    from web_helpers import PASSWORD
 
     open_database(pg_url, migrate_schema=True).dispose()  # as the owner would (checkpoint init-db)
     settings = Settings.model_validate({"data_dir": str(tmp_path), "database": {"url": pg_url},

@@ -10,12 +10,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlmodel import Session
+from web_helpers import make_entry
 
 from checkpoint.db import open_database
 from checkpoint.models import Entry, Override
 from web import filters
 from web.filters import EntryFilter, count, page, plan
-from web_helpers import make_entry
 
 START = datetime(2026, 1, 26, 0, 0, tzinfo=timezone.utc)  # Monday 07:00 in Jakarta: weeks and a month end inside
 REASONS = ["", "", "", "fever", "no_mask", "fever,no_mask", "fever_retest", "mask_below_nose", "mask_incorrect",

@@ -12,13 +12,13 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlmodel import Session
+from web_helpers import ZONE, make_entry, store
 
 from checkpoint.counts import CountsCache, daily_range, days_of, gates_of, total
 from checkpoint.db import open_database
 from checkpoint.models import Exit, Override
 from checkpoint.retention import purge_entries
 from web.reports import bucket_kind, buckets
-from web_helpers import ZONE, make_entry, store
 
 
 def local(text: str) -> datetime:

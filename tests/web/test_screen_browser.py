@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from web_helpers import LiveServer, make_entry, screenshot, store, store_status
 
 from checkpoint.config import Settings
 from checkpoint.recorder import gate_status
-from web_helpers import LiveServer, make_entry, screenshot, store, store_status
 
 pytestmark = pytest.mark.browser
 

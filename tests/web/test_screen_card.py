@@ -10,10 +10,11 @@ import re
 import time
 from datetime import datetime, timedelta, timezone
 
+from web_helpers import ZONE, hours_ago, make_entry, store, store_status
+
 from checkpoint.recorder import gate_status
 from web import events
 from web.i18n import duration
-from web_helpers import ZONE, hours_ago, make_entry, store, store_status
 
 OK = {"state": "ok", "message": "", "last_ok_age_s": 0.2, "counters": {}}
 

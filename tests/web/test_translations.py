@@ -7,10 +7,10 @@ import re
 import time
 
 import pytest
+from web_helpers import make_entry, store, store_status
 
 from checkpoint.recorder import gate_status
 from web.i18n import TEXT
-from web_helpers import make_entry, store, store_status
 
 KEY = re.compile(r"\b(?:app|nav|login|screen|mask|health|col|log|reports|admin|password|role|error|stop|component|"
                  r"duration|reason|message)\.[a-z_0-9]+\b")

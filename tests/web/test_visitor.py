@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session
+from web_helpers import make_entry, store, store_status
 
 from checkpoint import reasons as R
 from checkpoint.config import Settings
@@ -19,7 +20,6 @@ from checkpoint.models import Override
 from checkpoint.recorder import gate_status
 from web.visitor import REASON_ICONS, closed_because, view_of
 from web.voice import LANGUAGES, PROMPTS, prompt_path
-from web_helpers import make_entry, store, store_status
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 TEMPLATE = Path(__file__).resolve().parents[2] / "web" / "templates" / "visitor.html"

@@ -8,11 +8,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from web_helpers import make_entry, screenshot, store, store_status
 
 from checkpoint import reasons as R
 from checkpoint.config import Settings
 from checkpoint.recorder import gate_status
-from web_helpers import make_entry, screenshot, store, store_status
 
 pytestmark = pytest.mark.browser
 

@@ -14,12 +14,13 @@ import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
+from sqlmodel import Session, select
+from web_helpers import store
+
 from checkpoint import cli
 from checkpoint.config import Settings
 from checkpoint.models import User
 from checkpoint.recorder import gate_status
-from sqlmodel import Session, select
-from web_helpers import store
 
 
 def test_secret_key_generated_once_with_mode_0600(tmp_path, app_factory, monkeypatch):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 
 import pytest
+from web_helpers import PASSWORD, csrf_from, hours_ago, make_entry, store
 
 from checkpoint.config import Settings
-from web_helpers import PASSWORD, csrf_from, hours_ago, make_entry, store
 
 
 @pytest.mark.parametrize("path", ["/entries", "/entries.csv", "/reports", "/admin/users", "/"])

@@ -11,12 +11,21 @@ import time
 
 import pytest
 from sqlmodel import Session, select
+from web_helpers import (
+    ARTIFACTS,
+    PASSWORD,
+    LiveServer,
+    earlier_today,
+    hours_ago,
+    make_entry,
+    screenshot,
+    store,
+    store_status,
+)
 
 from checkpoint.db import open_database
 from checkpoint.models import Entry, Override
 from checkpoint.recorder import Recorder, gate_status
-from web_helpers import (ARTIFACTS, PASSWORD, LiveServer, earlier_today, hours_ago, make_entry, screenshot, store,
-                         store_status)
 
 pytestmark = pytest.mark.browser
 

@@ -8,10 +8,11 @@ import threading
 import time
 from datetime import datetime, timezone
 
+from web_helpers import make_entry, store, store_status
+
 from checkpoint.models import Exit, Override
 from checkpoint.recorder import Recorder, gate_status
 from web.events import CLOSED, Broker, Cursor, stream
-from web_helpers import make_entry, store, store_status
 
 
 def test_cursor_round_trip_and_bad_ids():

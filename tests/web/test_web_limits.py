@@ -9,11 +9,11 @@ import time
 
 import pytest
 from sqlmodel import Session
+from web_helpers import PASSWORD, LiveServer, csrf_from, make_entry, store
 
 from checkpoint.config import Settings
 from checkpoint.models import User
 from web.events import Broker, StreamRefused, stream
-from web_helpers import PASSWORD, LiveServer, csrf_from, make_entry, store
 
 
 def kiosk_settings(tmp_path, **web) -> Settings:

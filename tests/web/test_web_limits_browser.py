@@ -6,9 +6,9 @@ import http.client
 import time
 
 import pytest
+from web_helpers import LiveServer
 
 from checkpoint.config import Settings
-from web_helpers import LiveServer
 
 pytestmark = pytest.mark.browser
 

@@ -8,9 +8,9 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from web_helpers import ZONE, make_entry, store
 
 from checkpoint.models import Override
-from web_helpers import ZONE, make_entry, store
 
 DAY1 = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)  # 08:00 in Jakarta
 

@@ -8,12 +8,12 @@ import sys
 
 import pytest
 from sqlmodel import Session, select
+from web_helpers import csrf_from
 
 from checkpoint import cli
 from checkpoint.models import User
 from web.passwords import MAX_LENGTH, problem
 from web.users import UserError, create_user, set_password
-from web_helpers import csrf_from
 
 WEAK = {
     "aaaaaaaa": "password.repeated",

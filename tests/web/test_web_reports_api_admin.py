@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlmodel import Session, select
+from web_helpers import PASSWORD, csrf_from, make_entry, store
 
 from checkpoint.counts import daily_range
 from checkpoint.models import User
-from web_helpers import PASSWORD, csrf_from, make_entry, store
 
 START = datetime(2026, 5, 4, 0, 30, tzinfo=timezone.utc)  # 07:30 in Jakarta
 

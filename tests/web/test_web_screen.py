@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 from sqlmodel import Session, select
+from web_helpers import csrf_from, earlier_today, make_entry, store
 
 from checkpoint.models import Entry, Exit, Override
 from checkpoint.recorder import gate_status
-from web_helpers import csrf_from, earlier_today, make_entry, store
 
 
 def test_latest_decision_in_both_languages_with_temperature_and_mask(client, auth, engine):

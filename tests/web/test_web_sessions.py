@@ -6,11 +6,11 @@ from __future__ import annotations
 import base64
 
 from sqlmodel import Session, select
+from web_helpers import PASSWORD, csrf_from
 
 from checkpoint import cli
 from checkpoint.models import User
 from web.users import set_active, set_role
-from web_helpers import PASSWORD, csrf_from
 
 COOKIE = "checkpoint_session"
 

@@ -8,12 +8,12 @@ import logging
 
 import pytest
 from sqlmodel import Session
+from web_helpers import PASSWORD, csrf_from
 
 from checkpoint import cli
 from checkpoint.config import Settings
 from web.limits import LoginLimiter
 from web.users import create_user
-from web_helpers import PASSWORD, csrf_from
 
 OUTSIDER, ADMIN_DESK = "198.51.100.7", "10.0.0.5"
 

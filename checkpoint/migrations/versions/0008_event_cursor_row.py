@@ -4,10 +4,9 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-14 10:00:00
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = '0008'
 down_revision = '0007'
