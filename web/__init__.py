@@ -70,13 +70,13 @@ def create_app(settings: Optional[Settings] = None, test_config: Optional[dict] 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.web.trusted_proxies, x_proto=settings.web.trusted_proxies)
     app.extensions["checkpoint"] = AppState(settings, engine, broker, limiter, app.config["GATE"])
 
-    from web import admin, api, auth, csrf, entries, health, i18n, reports, screen, visitor
+    from web import admin, api, auth, csrf, entries, health, i18n, metrics, reports, screen, visitor
 
     app.teardown_appcontext(close_session)
     csrf.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
-    for blueprint in (screen.bp, entries.bp, reports.bp, api.bp, admin.bp, health.bp, visitor.bp):
+    for blueprint in (screen.bp, entries.bp, reports.bp, api.bp, admin.bp, health.bp, visitor.bp, metrics.bp):
         app.register_blueprint(blueprint)
     app.jinja_env.filters["localtime"] = local_time
     app.jinja_env.globals["settings"] = settings
