@@ -276,9 +276,9 @@ def main(argv=None) -> int:
         print(f"exactly once centrally: {len(central) == len(set(central)) and set(central) == set(committed)}; "
               f"every outbox delivered at stop: {all(result['delivered'] for result in results)}")
         if lags:
-            print(f"forwarding lag committed locally -> seen by the dashboard: p50 {percentile(lags, 0.5) * 1000:.0f} ms, "
-                  f"p99 {percentile(lags, 0.99) * 1000:.0f} ms, max {max(lags) * 1000:.0f} ms, "
-                  f"mean {statistics.fmean(lags) * 1000:.0f} ms")
+            print(f"forwarding lag committed locally -> seen by the dashboard: "
+                  f"p50 {percentile(lags, 0.5) * 1000:.0f} ms, p99 {percentile(lags, 0.99) * 1000:.0f} ms, "
+                  f"max {max(lags) * 1000:.0f} ms, mean {statistics.fmean(lags) * 1000:.0f} ms")
         missed = len(set(central) - set(dashboard.seen))
         print(f"central write rate: {len(central) / args.duration:.1f} entry rows/s over the production window "
               f"({elapsed:.0f} s wall in all); dashboard missed {missed} rows, resubscribed {dashboard.resubscribed}x")

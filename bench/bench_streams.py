@@ -178,8 +178,8 @@ def run(name: str, streams: int, samples: int, entries: int, max_streams: int | 
         result["reached_all"] = sum(1 for n in reached if n >= holder.open_ok)
         result["min_reached"] = min(reached) if reached else 0
         if delivery:
-            result.update(delivery_median_ms=statistics.median(delivery) * 1000, delivery_p99_ms=pct(delivery, 0.99) * 1000,
-                          delivery_max_ms=max(delivery) * 1000)
+            result.update(delivery_median_ms=statistics.median(delivery) * 1000,
+                          delivery_p99_ms=pct(delivery, 0.99) * 1000, delivery_max_ms=max(delivery) * 1000)
         result["threads"], result["rss_mb"] = process_stats(server.pid)
         result["closed_by_server"] = holder.closed
     finally:
@@ -198,21 +198,25 @@ def run(name: str, streams: int, samples: int, entries: int, max_streams: int | 
 
 def report(r: dict) -> None:
     print(f"\n== {r['server']}: {r['command']}")
-    print(f"   streams held      {r['held']} of {r['streams']} (opened in {r['open_s']:.1f} s; refused {r['refused_while_opening']})"
+    print(f"   streams held      {r['held']} of {r['streams']} "
+          f"(opened in {r['open_s']:.1f} s; refused {r['refused_while_opening']})"
           + (f"; one more: {r['one_more']}" if "one_more" in r else ""))
     print(f"   /healthz idle     median {r['idle_median_ms']:.1f} ms")
     print(f"   /healthz loaded   median {r['healthz_median_ms']:.1f} ms, p99 {r['healthz_p99_ms']:.1f} ms, "
-          f"max {r['healthz_max_ms']:.1f} ms; /login median {r['login_median_ms']:.1f} ms, max {r['login_max_ms']:.1f} ms; "
-          f"failed requests {r['failures']}" + (f" (stopped after {r['gave_up_after']} samples)" if "gave_up_after" in r else ""))
+          f"max {r['healthz_max_ms']:.1f} ms; "
+          f"/login median {r['login_median_ms']:.1f} ms, max {r['login_max_ms']:.1f} ms; "
+          f"failed requests {r['failures']}"
+          + (f" (stopped after {r['gave_up_after']} samples)" if "gave_up_after" in r else ""))
     if "hashing_median_ms" in r:
         print(f"   /healthz + sign-ins  median {r['hashing_median_ms']:.1f} ms, p99 {r['hashing_p99_ms']:.1f} ms, "
               f"max {r['hashing_max_ms']:.1f} ms, failed {r['hashing_failures']}; beside "
               f"{r['sign_ins_per_s']:.1f} failed sign-ins/s (statuses {r['sign_in_statuses']})")
     if r.get("entries"):
-        print(f"   entries           {r['reached_all']} of {r['entries']} reached every open stream (fewest: {r['min_reached']}); "
-              f"commit to arrival median {r.get('delivery_median_ms', 0):.0f} ms, p99 {r.get('delivery_p99_ms', 0):.0f} ms, "
-              f"max {r.get('delivery_max_ms', 0):.0f} ms")
-    print(f"   server            {r['threads']} threads, {r['rss_mb']:.0f} MB resident; streams it closed: {r['closed_by_server']}")
+        print(f"   entries           {r['reached_all']} of {r['entries']} reached every open stream "
+              f"(fewest: {r['min_reached']}); commit to arrival median {r.get('delivery_median_ms', 0):.0f} ms, "
+              f"p99 {r.get('delivery_p99_ms', 0):.0f} ms, max {r.get('delivery_max_ms', 0):.0f} ms")
+    print(f"   server            {r['threads']} threads, {r['rss_mb']:.0f} MB resident; "
+          f"streams it closed: {r['closed_by_server']}")
 
 
 def main() -> int:
@@ -227,7 +231,8 @@ def main() -> int:
     args = parser.parse_args()
     runs = [(args.server, args.streams)]
     if args.compare:
-        runs = [(name, SMALL.get(name, args.streams)) for name in ("production", "gevent", "builtin", "threads16", "old")]
+        runs = [(name, SMALL.get(name, args.streams))
+                for name in ("production", "gevent", "builtin", "threads16", "old")]
     ok = True
     for name, streams in runs:
         try:

@@ -68,7 +68,8 @@ def throughput(key: str, n: int) -> tuple[float, float, int]:
 
 
 def latency(key: str, samples: int) -> list[float]:
-    protocol = make_protocol(key, {"poll_interval_s": 0.01, "reply_timeout_s": 0.2} if key in ("modbus-rtu", "optris") else None)
+    polled = key in ("modbus-rtu", "optris")
+    protocol = make_protocol(key, {"poll_interval_s": 0.01, "reply_timeout_s": 0.2} if polled else None)
     device = PtyDevice("bench")
     path = device.start()
     done = threading.Event()

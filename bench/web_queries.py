@@ -114,12 +114,12 @@ def query_bench(url: str, full_grid: bool, show: int = 6, repeat: int = 5) -> di
             print(f"    the {show} slowest, timed again (median of {repeat}), with their plans:")
             worst = sorted(results, key=lambda r: -r[0])[:show]
             for _, flt, found, n in worst:
-                median, top = timed(lambda: log_query(session, flt), repeat)
+                median, top = timed(lambda flt=flt: log_query(session, flt), repeat)
                 print(f"    {median:7.1f} ms (max {top:.1f})  {label(flt)}  [{found} rows, count {n}]")
                 show_plan(session, flt)
             print("\n  the issue's slowest filters (2.3 s before), over 2000-01-01..2099-12-31:")
             for name, flt in NAMED.items():
-                median, top = timed(lambda: log_query(session, flt), repeat)
+                median, top = timed(lambda flt=flt: log_query(session, flt), repeat)
                 figures[f"named: {name}"] = median
                 print(f"    {median:7.1f} ms (max {top:.1f})  {name}: {label(flt)}")
                 show_plan(session, flt)

@@ -46,7 +46,8 @@ def users():
 def update(user_id: int):
     user = db().get(User, user_id)
     if user is None:
-        return render_template("admin/users.html", users=_users(), roles=ROLES, error=translate("admin.no_such_user")), 404
+        return render_template("admin/users.html", users=_users(), roles=ROLES,
+                               error=translate("admin.no_such_user")), 404
     action = request.form.get("action")
     try:
         if action == "password":

@@ -72,7 +72,8 @@ def _devices() -> list[list[str]]:
         return []
     if not isinstance(pairs, list):
         return []
-    return [pair for pair in pairs if isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)]
+    return [pair for pair in pairs
+            if isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)]
 
 
 def device_id(username: str) -> Optional[str]:

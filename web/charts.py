@@ -44,7 +44,8 @@ def _y_axis(top: int, width: int) -> list[str]:
         parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{width - RIGHT}" y2="{y:.1f}" stroke="{GRID}"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="14" fill="{AXIS}">'
                      f'{_axis_label(value)}</text>')
-    parts.append(f'<line x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{width - RIGHT}" y2="{HEIGHT - BOTTOM}" stroke="{AXIS}"/>')
+    parts.append(f'<line x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{width - RIGHT}" y2="{HEIGHT - BOTTOM}" '
+                 f'stroke="{AXIS}"/>')
     return parts
 
 
@@ -98,7 +99,8 @@ def horizontal_bars(title: str, labels: Sequence[str], values: Sequence[int], co
     for i, (label, value) in enumerate(zip(labels, values)):
         y = TOP + row * i
         w = plot_w * value / top if top else 0
-        parts.append(f'<text x="{label_w - 8}" y="{y + 19}" text-anchor="end" font-size="14" fill="{TEXT}">{escape(label)}</text>')
+        parts.append(f'<text x="{label_w - 8}" y="{y + 19}" text-anchor="end" font-size="14" fill="{TEXT}">'
+                     f'{escape(label)}</text>')
         parts.append(f'<rect x="{label_w}" y="{y + 5}" width="{w:.1f}" height="{row - 10}" fill="{colour}">'
                      f'<title>{escape(label)}: {value}</title></rect>')
         parts.append(f'<text class="total" data-label="{escape(label)}" x="{label_w + w + 6:.1f}" y="{y + 19}" '

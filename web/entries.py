@@ -62,8 +62,8 @@ def entries():
     shown = {name: (request.args.get(name, "") if error else value)
              for name, value in (("from", flt.first), ("to", flt.last))}
     return render_template("entries.html", flt=flt, views=with_overrides(db(), rows), next_after=next_after,
-                           total=total, cap=cap, error=error, outcomes=OUTCOMES, reason_codes=current_codes(), sorts=SORTS,
-                           gates=gate_ids(db()), paged=bool(request.args.get("after")), shown=shown,
+                           total=total, cap=cap, error=error, outcomes=OUTCOMES, reason_codes=current_codes(),
+                           sorts=SORTS, gates=gate_ids(db()), paged=bool(request.args.get("after")), shown=shown,
                            shortcuts=shortcuts(selected_gate(request.args.get("gate")))[:3]), 400 if error else 200
 
 

@@ -360,7 +360,10 @@ def stream(broker: Broker, last_event_id: Optional[str], gate: Optional[str], he
                 event = subscriber.queue.get(timeout=max(heartbeat_s - (time.monotonic() - wrote), 0.001))
             except queue.Empty:
                 wrote = time.monotonic()
-                yield f"event: tick\ndata: {json.dumps({'t': round(time.time(), 3)})}\n\n" if tick else ": heartbeat\n\n"
+                if tick:
+                    yield f"event: tick\ndata: {json.dumps({'t': round(time.time(), 3)})}\n\n"
+                else:
+                    yield ": heartbeat\n\n"
                 continue
             if event is CLOSED:
                 return

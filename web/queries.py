@@ -47,7 +47,8 @@ def with_overrides(session: Session, entries: list[Entry]) -> list[EntryView]:
     return [EntryView(e, overrides.get(e.uid)) for e in entries]
 
 
-def recent_entries(session: Session, gate: Optional[str], limit: int, only_day: Optional[str] = None) -> list[EntryView]:
+def recent_entries(session: Session, gate: Optional[str], limit: int,
+                   only_day: Optional[str] = None) -> list[EntryView]:
     # by decision time: entries forwarded late from another gate, or a journal written at restart, take their place
     statement = select(Entry).order_by(Entry.decided_at.desc(), Entry.id.desc()).limit(limit)
     if gate:

@@ -29,7 +29,7 @@ def _from_file(path: Path) -> str:
         key = path.read_text(encoding="ascii").strip()
         if key:
             return key
-        raise RuntimeError(f"{path} is empty: delete it to generate a new key")
+        raise RuntimeError(f"{path} is empty: delete it to generate a new key") from None
     key = secrets.token_urlsafe(48)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(key + "\n")

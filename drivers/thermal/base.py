@@ -142,7 +142,8 @@ class ScannerProtocol:
     def banner(self) -> bytes:
         return b""
 
-    def answer(self, request: bytes, object_c: Optional[float], ambient_c: Optional[float] = None) -> tuple[bytes, bytes]:
+    def answer(self, request: bytes, object_c: Optional[float],
+               ambient_c: Optional[float] = None) -> tuple[bytes, bytes]:
         """Polled protocols: (reply, unconsumed bytes) for the request bytes received so far."""
         return b"", b""
 

@@ -79,6 +79,10 @@ def format_value(value: Optional[float]) -> str:
     return "nan" if value is None or not math.isfinite(value) else f"{value:.2f}"
 
 
+def _fahrenheit(celsius: Optional[float]) -> Optional[float]:
+    return None if celsius is None or not math.isfinite(celsius) else celsius * 9 / 5 + 32
+
+
 @register
 class AsciiProtocol(ScannerProtocol):
     key = "ascii"
@@ -101,12 +105,10 @@ class AsciiProtocol(ScannerProtocol):
         if any(b < 0x20 and b != 0x09 for b in message) or any(b > 0x7E for b in message):
             return Fault("garbage_lines", f"non-printable bytes in line {message[:40]!r}")
         line = message.decode("ascii")
-        for pattern, unit, kind in self._patterns:
-            match = pattern.search(line)
-            if match:
-                break
-        else:
+        found = self._search(line)
+        if found is None:
             return None  # banner, *F line, empty line: no reading
+        match, unit, kind = found
         groups = match.groupdict()
         if self._auto:
             if kind != "number":
@@ -123,6 +125,14 @@ class AsciiProtocol(ScannerProtocol):
             ambient_c=None if ambient is None or math.isnan(ambient) else ambient,
             reference_c=None if reference is None or math.isnan(reference) else reference,
         )
+
+    def _search(self, line: str) -> Optional[tuple[re.Match[str], str, str]]:
+        """The first pattern that matches the line: (match, unit of bare values, pattern name)."""
+        for pattern, unit, kind in self._patterns:
+            match = pattern.search(line)
+            if match:
+                return match, unit, kind
+        return None
 
     def _plausible_bare(self, text: str) -> bool:
         """Under ``auto``: a bare number is a reading only in a bare-number stream and with a decimal point."""
@@ -144,6 +154,5 @@ class AsciiProtocol(ScannerProtocol):
         if style not in ("auto", "adafruit"):
             return f"{format_value(object_c)}\r\n".encode()
         c_line = f"Ambient = {format_value(amb)}*C\tObject = {format_value(object_c)}*C\r\n"
-        to_f = (lambda v: None if v is None or not math.isfinite(v) else v * 9 / 5 + 32)
-        f_line = f"Ambient = {format_value(to_f(amb))}*F\tObject = {format_value(to_f(object_c))}*F\r\n"
+        f_line = f"Ambient = {format_value(_fahrenheit(amb))}*F\tObject = {format_value(_fahrenheit(object_c))}*F\r\n"
         return (c_line + f_line + "\r\n").encode()

@@ -163,7 +163,8 @@ class ModbusRtuProtocol(ScannerProtocol):
         return Sample(object_c=words[0] * o.scale, reference_c=reference)
 
     # device side ------------------------------------------------------------
-    def answer(self, request: bytes, object_c: Optional[float], ambient_c: Optional[float] = None) -> tuple[bytes, bytes]:
+    def answer(self, request: bytes, object_c: Optional[float],
+               ambient_c: Optional[float] = None) -> tuple[bytes, bytes]:
         """Answer complete 8-byte requests for our slave; skip others. Returns (reply, rest)."""
         o = self.options
         while len(request) >= 8:

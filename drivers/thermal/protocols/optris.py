@@ -64,7 +64,8 @@ class OptrisProtocol(ScannerProtocol):
             return Fault("length_errors", f"reply of {len(message)} bytes")
         return Sample(object_c=decode_temperature(message))
 
-    def answer(self, request: bytes, object_c: Optional[float], ambient_c: Optional[float] = None) -> tuple[bytes, bytes]:
+    def answer(self, request: bytes, object_c: Optional[float],
+               ambient_c: Optional[float] = None) -> tuple[bytes, bytes]:
         reply = b""
         for byte in request:
             if byte == READ_TEMPERATURE[0]:
