@@ -117,7 +117,9 @@ def test_mask_and_face_rule_keys(tmp_path):
     text = ("[rules.mask]\nmask_threshold = 0.9\nrefuse_threshold = 0.4\nincorrect_is_no_mask = false\n"
             "[rules.face]\nmax_yaw_deg = 30\n")
     rules = load_settings(write(tmp_path, text), environ={}).rules
-    assert (rules.mask.mask_threshold, rules.mask.refuse_threshold, rules.mask.incorrect_is_no_mask) == (0.9, 0.4, False)
+    assert rules.mask.mask_threshold == 0.9
+    assert rules.mask.refuse_threshold == 0.4
+    assert rules.mask.incorrect_is_no_mask is False
     assert rules.face.max_yaw_deg == 30
     defaults = load_settings(environ={}).rules
     assert defaults.mask.incorrect_is_no_mask is True and defaults.face.max_yaw_deg == 45

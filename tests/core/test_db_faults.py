@@ -146,20 +146,7 @@ def test_a_commit_into_a_file_moved_away_meanwhile_is_not_trusted_and_not_double
     engine.dispose()
 
 
-# -- disk full ----------------------------------------------------------------------------------
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 4 MiB tmpfs (needs root with CAP_SYS_ADMIN; skipped otherwise)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(mount)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill: {result.stderr.strip()[:100]}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
+# -- disk full (the small_disk fixture: conftest.py) ---------------------------------------------
 
 def write_until_full(fd: int) -> None:
     """Write to ``fd`` until the disk takes no more (big blocks, then the last few)."""

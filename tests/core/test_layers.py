@@ -16,7 +16,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-WIRING = ("checkpoint.__main__", "checkpoint.runtime", "checkpoint.service", "checkpoint.replay", "checkpoint.cli", "checkpoint.commands")
+WIRING = ("checkpoint.__main__", "checkpoint.runtime", "checkpoint.service", "checkpoint.replay", "checkpoint.cli",
+          "checkpoint.commands")
 ALLOWED = {("checkpoint.config", "drivers.thermal.registry")}  # (importer prefix, imported module)
 
 

@@ -9,7 +9,7 @@ import time
 from datetime import datetime, timezone
 
 from polling import wait_until
-from test_db_faults import fill, small_disk  # noqa: F401 (a fixture)
+from test_db_faults import fill
 
 from checkpoint.config import Settings
 from checkpoint.db import make_engine, open_database

@@ -77,7 +77,8 @@ def test_virtual_relay_takes_lcus_and_ignores_a_bad_checksum():
         relay._port.write(bytes.fromhex("A0 03 00 00"))  # wrong sum: a real board ignores it
         relay.set(False)
         assert device.wait_for(lambda: device.states.get(3) is False)
-        assert device.frames == [bytes.fromhex("A0 03 01 A4"), bytes.fromhex("A0 03 00 00"), bytes.fromhex("A0 03 00 A3")]
+        assert device.frames == [bytes.fromhex("A0 03 01 A4"), bytes.fromhex("A0 03 00 00"),
+                                 bytes.fromhex("A0 03 00 A3")]
         assert device.rejected == [bytes.fromhex("A0 03 00 00")]
         assert [state for _t, _channel, state in device.changes] == [True, False]
         relay.stop()
@@ -88,7 +89,8 @@ def test_virtual_relay_takes_lcus_and_ignores_a_bad_checksum():
 def test_modbus_write_single_coil_request_and_crc():
     assert coil_request(1, 0, True) == bytes.fromhex("01 05 00 00 FF 00 8C 3A")
     assert coil_request(1, 0, False) == bytes.fromhex("01 05 00 00 00 00 CD CA")
-    assert coil_request(2, 3, True) == bytes.fromhex("02 05 00 03 FF 00 7C 09")  # bitwise CRC-16/MODBUS, worked out apart
+    # bitwise CRC-16/MODBUS, worked out apart
+    assert coil_request(2, 3, True) == bytes.fromhex("02 05 00 03 FF 00 7C 09")
 
 
 def answer_once(device: PtyDevice, reply_for) -> threading.Thread:

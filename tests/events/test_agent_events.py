@@ -133,10 +133,10 @@ def test_a_hung_broker_and_receiver_hold_up_no_decision(tmp_path):
     runtime = AgentRuntime(settings, engine=engine, heartbeat_s=0.2).start()
     try:
         waits = []
-        for n in range(4):
+        for _ in range(4):
             committed = runtime.recorder.committed
             read_at = visitor(runtime)
-            assert wait_until(lambda: runtime.recorder.committed > committed, 5)
+            assert wait_until(lambda committed=committed: runtime.recorder.committed > committed, 5)
             waits.append(time.monotonic() - read_at)
             time.sleep(0.7)  # the visitor leaves (visits.gap_s)
         assert max(waits) < 1.5  # the visit's own timing (episode_gap_s, face_wait_s), nothing more

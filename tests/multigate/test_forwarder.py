@@ -141,7 +141,8 @@ def status_row(engine, gate_id):
 
 @pytest.mark.postgres
 def test_central_outage_under_a_live_agent_loses_and_doubles_nothing(tmp_path, pg_url, proxy, caplog):
-    """Pull the central database away mid-stream: entries wait, the screen shows the backlog, all arrive once, in order."""
+    """Pull the central database away mid-stream: entries wait, the screen shows the backlog,
+    all arrive once, in order."""
     caplog.set_level(logging.INFO, logger="checkpoint.forwarder")
     local_url = f"sqlite:///{tmp_path / 'gate.db'}"
     settings = Settings.model_validate({
@@ -176,7 +177,11 @@ def test_central_outage_under_a_live_agent_loses_and_doubles_nothing(tmp_path, p
         at_outage = runtime.backlog()
         assert wait_until(lambda: runtime.backlog() >= at_outage + 100), "the backlog did not grow"
         # the gate's own screen shows it: the local heartbeat row carries the backlog and the central state
-        assert wait_until(lambda: (lambda s: s is not None and s[0] >= 100 and s[1] == DOWN)(status_row(local, "north")))
+        def backlog_shown() -> bool:
+            row = status_row(local, "north")
+            return row is not None and row[0] >= 100 and row[1] == DOWN
+
+        assert wait_until(backlog_shown)
         stuck = count(central)
 
         proxy.start()

@@ -44,8 +44,8 @@ class Roles:
         with self.admin.begin() as connection:
             for group in (self.gate, self.web):
                 connection.execute(text(f'CREATE ROLE "{group}" NOLOGIN'))
-            connection.execute(text(f"CREATE ROLE \"{self.gate_login}\" LOGIN PASSWORD '{PASSWORD}' IN ROLE \"{self.gate}\""))
-            connection.execute(text(f"CREATE ROLE \"{self.web_login}\" LOGIN PASSWORD '{PASSWORD}' IN ROLE \"{self.web}\""))
+            for login, group in ((self.gate_login, self.gate), (self.web_login, self.web)):
+                connection.execute(text(f"CREATE ROLE \"{login}\" LOGIN PASSWORD '{PASSWORD}' IN ROLE \"{group}\""))
         self.engines = []
 
     def url(self, login: str) -> str:
@@ -217,7 +217,8 @@ def test_a_forwarder_never_migrates_the_central_database_and_says_who_must(tmp_p
     try:
         wait_until(lambda: registry.get("central").state == DOWN, 15)
         message = registry.get("central").message
-        assert re.search(r"central schema is at revision none .*run `checkpoint init-db` as the owner", message), message
+        expected = r"central schema is at revision none .*run `checkpoint init-db` as the owner"
+        assert re.search(expected, message), message
         assert inspect(admin).get_table_names() == []  # nothing created: not even alembic_version
         assert forwarder.pending() == 3
         assert sum("not ready" in r.getMessage() for r in caplog.records) == 1  # logged once, not every retry

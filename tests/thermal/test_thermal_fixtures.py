@@ -92,7 +92,8 @@ def test_protocol_mismatch_is_an_error():
 
 def test_writer_and_reader_round_trip(tmp_path):
     path = tmp_path / "r.rec"
-    writer = RecordingWriter(path, Header(port="loop://", baudrate=19200, protocol="optris", options={"dtr": False}), 100.0)
+    written = Header(port="loop://", baudrate=19200, protocol="optris", options={"dtr": False})
+    writer = RecordingWriter(path, written, 100.0)
     writer.tap(">", 100.5, b"\x01")
     writer.tap("<", 100.504, bytes(range(70)))
     writer.tap("!", 101.0, "unplugged gone\nfor good")
@@ -100,7 +101,8 @@ def test_writer_and_reader_round_trip(tmp_path):
     text = path.read_text()
     assert "0.5040 < 00 01 02" in text and "1.0000 ! unplugged gone for good" in text
     header, events = read_recording(path)
-    assert (header.port, header.baudrate, header.protocol, header.options) == ("loop://", 19200, "optris", {"dtr": False})
+    assert (header.port, header.baudrate, header.protocol, header.options) == (
+        "loop://", 19200, "optris", {"dtr": False})
     assert events == [Event(0.5, ">", b"\x01"), Event(0.504, "<", bytes(range(70))),
                       Event(1.0, "!", text="unplugged gone for good")]
 

@@ -128,7 +128,8 @@ temperatures = st.floats(min_value=-39.0, max_value=300.0, allow_nan=False).map(
        garbage=st.binary(max_size=40).filter(lambda b: b"\n" not in b and b"\x5a" not in b))
 def test_push_round_trip_is_independent_of_chunking(key, obj, ambient, cuts, garbage):
     protocol = make_protocol(key)
-    stream = b"~" + garbage + b"\n" + protocol.encode(obj, ambient) + protocol.encode(obj, ambient)  # "~": never a number
+    # "~": never a number
+    stream = b"~" + garbage + b"\n" + protocol.encode(obj, ambient) + protocol.encode(obj, ambient)
     points = sorted({c % (len(stream) + 1) for c in cuts})
     pieces = [stream[a:b] for a, b in zip([0] + points, points + [len(stream)])]
     framer = protocol.framer()

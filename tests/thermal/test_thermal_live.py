@@ -42,7 +42,8 @@ def test_reader_gets_visitor_from_virtual_scanner(protocol, virtual, reader_for,
 @pytest.mark.parametrize("protocol", ["ascii", "modbus-rtu", "gy-mcu90640"])
 def test_unplug_is_reported_and_readings_resume_within_two_seconds(protocol, virtual, reader_for, collector, registry):
     device = virtual(protocol, idle_c=26.0, idle_interval_s=0.1)
-    reader_for(device.path, protocol, baudrate=115200, options={"poll_interval_s": 0.1} if protocol == "modbus-rtu" else None)
+    options = {"poll_interval_s": 0.1} if protocol == "modbus-rtu" else None
+    reader_for(device.path, protocol, baudrate=115200, options=options)
     assert collector.wait_for(lambda: len(collector.items) >= 2, 3)
     device.unplug()
     assert collector.wait_for(lambda: (DOWN, ) == collector.health[-1][:1], 3), collector.health

@@ -64,7 +64,8 @@ def test_modbus_request_and_reply_vectors():
 def test_modbus_function_04_slave_and_scale():
     p = make_protocol("modbus-rtu", {"slave": 7, "function": 4, "register": 1, "scale": 0.01})
     request = p.poll_request()
-    assert request[:6] == bytes.fromhex("07 04 00 01 00 01") and crc16(request[:6]) == int.from_bytes(request[6:], "little")
+    assert request[:6] == bytes.fromhex("07 04 00 01 00 01")
+    assert crc16(request[:6]) == int.from_bytes(request[6:], "little")
     reply, rest = p.answer(request, 36.55)
     assert rest == b"" and samples(run(p, reply))[0].object_c == pytest.approx(36.55)
 

@@ -87,7 +87,8 @@ def live_server(app):
 def chromium():
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (pip install playwright)")
+    playwright_api = pytest.importorskip("playwright.sync_api",
+                                         reason="browser tests need playwright (pip install playwright)")
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

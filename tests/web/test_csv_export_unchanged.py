@@ -65,8 +65,8 @@ def hostile(engine):
     ]
     rows = store(engine, *rows)
     overrides = store(engine,
-                      Override(entry_uid=rows[0].uid, gate_id="gate-1", at=DAY + timedelta(minutes=5), by_user="－guard",
-                               outcome="allowed", reason="first look"),
+                      Override(entry_uid=rows[0].uid, gate_id="gate-1", at=DAY + timedelta(minutes=5),
+                               by_user="－guard", outcome="allowed", reason="first look"),
                       Override(entry_uid=rows[0].uid, gate_id="gate-1", at=DAY + timedelta(minutes=6), by_user="guard2",
                                outcome="remeasure", reason="＠cmd, \"again\"\r\nsecond line"),
                       Override(entry_uid=rows[4].uid, gate_id="gate-2", at=DAY + timedelta(minutes=7), by_user="guard",

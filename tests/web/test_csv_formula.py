@@ -34,8 +34,9 @@ def test_plain_text_is_left_alone(text):
 
 
 def test_every_text_column_is_protected_and_numbers_stay_numbers(client, auth, engine):
-    hostile = make_entry(DAY, gate_id="＝HYPERLINK(\"http://evil\")", outcome="denied", reasons="=cmd|' /C calc'!A0,fever",
-                         primary_reason="+reason", calibration="-2+3", mask_class="@SUM(1)", sensor_id="\tsensor",
+    hostile = make_entry(DAY, gate_id="＝HYPERLINK(\"http://evil\")", outcome="denied",
+                         reasons="=cmd|' /C calc'!A0,fever", primary_reason="+reason", calibration="-2+3",
+                         mask_class="@SUM(1)", sensor_id="\tsensor",
                          body_c=37.9, object_c=-1.5, ambient_c=-5.0, offset_c=-0.3)
     store(engine, hostile)
     store(engine, Override(entry_uid=hostile.uid, gate_id=hostile.gate_id, at=DAY + timedelta(minutes=2),

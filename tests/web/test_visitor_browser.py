@@ -55,8 +55,10 @@ def visitor_page(live_server, browser_page, engine):
 def words(page) -> dict:
     return page.evaluate("""() => ({
         state: document.getElementById('visitor').dataset.state,
-        title_id: document.getElementById('title-id').textContent, title_en: document.getElementById('title-en').textContent,
-        text_id: document.getElementById('text-id').textContent, text_en: document.getElementById('text-en').textContent,
+        title_id: document.getElementById('title-id').textContent,
+        title_en: document.getElementById('title-en').textContent,
+        text_id: document.getElementById('text-id').textContent,
+        text_en: document.getElementById('text-en').textContent,
         icon: document.getElementById('pictogram').getAttribute('href'),
         background: getComputedStyle(document.getElementById('visitor')).backgroundColor,
         lang_id: document.getElementById('text-id').lang, lang_en: document.getElementById('text-en').lang})""")
@@ -83,7 +85,8 @@ STATES = [  # outcome, reasons, state, Indonesian and English words expected, pi
     ("remeasure", "no_reading", "measure", ("Ukur suhu", "Measure your temperature", "Ukur suhu tubuh di sensor.",
                                             "Please measure your temperature at the sensor."), "thermometer",
      "no_reading"),
-    ("remeasure", "fever_retest", "remeasure", ("Ukur ulang", "Measure again", "istirahat 5 menit, lalu ukur ulang pukul",
+    ("remeasure", "fever_retest", "remeasure", ("Ukur ulang", "Measure again",
+                                                "istirahat 5 menit, lalu ukur ulang pukul",
                                                 "rest for 5 minutes, then measure again at"), "rest", "fever_retest"),
     ("remeasure", "no_face", "remeasure", ("Ukur ulang", "Measure again", "Hadapkan wajah ke kamera.",
                                            "Please face the camera."), "face", "no_face"),

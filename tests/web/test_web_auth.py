@@ -93,7 +93,8 @@ def test_kiosk_screen_opens_without_login_today_only_and_read_only(tmp_path, app
     assert "36.4" in html and "38.9" not in html  # yesterday's entry is not shown
     assert "/override" not in html and "Record exit" not in html and "Catat keluar" not in html
     assert client.get("/entries").status_code == 302
-    assert client.post("/exit", data={"csrf_token": csrf_from(client.get("/login").get_data(as_text=True))}).status_code == 302
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    assert client.post("/exit", data={"csrf_token": token}).status_code == 302
 
 
 def test_api_accepts_basic_auth_and_answers_401_without(client, users):

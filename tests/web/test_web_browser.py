@@ -169,8 +169,8 @@ def test_report_page(live_server, browser_page, engine, busy_day):
     for day in range(1, 14):
         for i in range(20 + (day * 7) % 25):
             when = hours_ago(24 * day + 9 - (i % 9))
-            history.append(make_entry(when, outcome="denied", reasons=("fever", "no_mask", "mask_incorrect")[(i // 6 + day) % 3])
-                           if i % 6 == 0 else make_entry(when))
+            reason = ("fever", "no_mask", "mask_incorrect")[(i // 6 + day) % 3]
+            history.append(make_entry(when, outcome="denied", reasons=reason) if i % 6 == 0 else make_entry(when))
     store(engine, *history)
     page = browser_page
     login(page, live_server.url, "manager")

@@ -111,7 +111,8 @@ def test_csv_header_local_times_and_overrides(client, auth, engine, sample):
 
 def test_sorting_and_keyset_pages_cover_every_row_once(app, client, auth, engine):
     base = datetime(2026, 4, 1, 2, 0, tzinfo=timezone.utc)
-    rows = store(engine, *[make_entry(base + timedelta(seconds=i // 2), body_c=(None if i % 7 == 0 else 35 + (i % 30) / 10))
+    rows = store(engine, *[make_entry(base + timedelta(seconds=i // 2),
+                                      body_c=(None if i % 7 == 0 else 35 + (i % 30) / 10))
                            for i in range(123)])
     app.config["PAGE_SIZE"] = 20
     auth.login("manager")

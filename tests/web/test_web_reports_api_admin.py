@@ -103,7 +103,8 @@ def test_admin_adds_disables_and_resets_users(client, auth):
     assert client.post(f"/admin/users/{dewi.id}", data={"action": "disable", "csrf_token": token}).status_code == 302
     assert other.get("/entries").status_code == 302  # a disabled account loses access at once
     client.post(f"/admin/users/{dewi.id}", data={"action": "enable", "csrf_token": token})
-    client.post(f"/admin/users/{dewi.id}", data={"action": "password", "password": "another-pass-2", "csrf_token": token})
+    client.post(f"/admin/users/{dewi.id}",
+                data={"action": "password", "password": "another-pass-2", "csrf_token": token})
     token_other = csrf_from(other.get("/login").get_data(as_text=True))
     assert other.post("/login", data={"username": "dewi", "password": "another-pass-2",
                                       "csrf_token": token_other}).status_code == 302
@@ -134,4 +135,5 @@ def test_incorrect_masks_in_the_report_and_the_api(client, auth, engine, week):
     entries = client.get("/api/entries?from=2026-05-05&to=2026-05-05&reason=mask_incorrect").get_json()["entries"]
     assert {e["uid"] for e in entries} == {e.uid for e in new}
     first = next(e for e in entries if e["uid"] == new[0].uid)
-    assert (first["mask_class"], first["mask_confidence"], first["reasons"]) == ("mask_incorrect", 0.8, ["mask_incorrect"])
+    assert (first["mask_class"], first["mask_confidence"], first["reasons"]) == (
+        "mask_incorrect", 0.8, ["mask_incorrect"])

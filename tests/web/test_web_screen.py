@@ -53,7 +53,8 @@ def test_a_building_wide_limit_counts_every_gate_once(client, auth, engine):
                     for g in ("gate-1", "gate-2")],
           gate_status("gate-3", "Parkir", "Asia/Jakarta", {}, 0, 20, None, now))  # its own limit
     store(engine, *[make_entry(gate_id="gate-1") for _ in range(3)], *[make_entry(gate_id="gate-2") for _ in range(2)],
-          make_entry(gate_id="gate-3"), Exit(gate_id="gate-2", at=earlier_today(0.1), local_date=make_entry().local_date))
+          make_entry(gate_id="gate-3"),
+          Exit(gate_id="gate-2", at=earlier_today(0.1), local_date=make_entry().local_date))
     auth.login("guard")
     one_gate = client.get("/screen/live?gate=gate-1", headers={"Accept-Language": "en"}).get_data(as_text=True)
     # gate-1's limit is the building's: everyone inside through any gate, against 100 (not 200)
@@ -135,7 +136,8 @@ def test_one_gate_only(client, auth, engine):
 
 
 def test_an_incorrectly_worn_mask_on_the_live_screen_in_both_languages(client, auth, engine):
-    store(engine, make_entry(earlier_today(0.2), outcome="denied", reasons="mask_incorrect", mask_class="mask_incorrect"),
+    store(engine,
+          make_entry(earlier_today(0.2), outcome="denied", reasons="mask_incorrect", mask_class="mask_incorrect"),
           make_entry(outcome="denied", reasons="mask_incorrect", mask_class="mask_incorrect", mask_confidence=0.77))
     auth.login("guard")
     for language, label, mask in (("en", "Mask worn incorrectly", "Worn incorrectly (nose or mouth bare)"),

@@ -46,7 +46,8 @@ def test_sign_out_ends_the_accounts_sessions_in_every_browser(client, auth, app)
     auth.login("manager")
     second = app.test_client()
     token = csrf_from(second.get("/login").get_data(as_text=True))
-    assert second.post("/login", data={"username": "manager", "password": PASSWORD, "csrf_token": token}).status_code == 302
+    signed_in = second.post("/login", data={"username": "manager", "password": PASSWORD, "csrf_token": token})
+    assert signed_in.status_code == 302
     auth.logout()
     assert second.get("/entries").status_code == 302
     auth.login("manager")  # and signing in again works
