@@ -29,9 +29,17 @@ from typing import Optional
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from checkpoint.counts_cache import GAP_MAX, GAP_TTL_S, TOP_IDS, CountsCache, Overridden, cache_for, overridden_in_range  # noqa: F401
+from checkpoint.counts_cache import (  # noqa: F401
+    GAP_MAX,
+    GAP_TTL_S,
+    TOP_IDS,
+    CountsCache,
+    Overridden,
+    cache_for,
+    overridden_in_range,
+)
 from checkpoint.models import DENIED, DailyCount, Entry, Exit, Override
 from checkpoint.occupancy import occupancy, override_delta  # noqa: F401
 from checkpoint.tally import (  # noqa: F401
@@ -64,18 +72,18 @@ def daily_range(session: Session, first: str, last: str, gate_id: Optional[str] 
     start, end = date.fromisoformat(first), date.fromisoformat(last)
     if end < start:
         raise ValueError("the last day is before the first")
-    days = {}
+    days: dict[str, DailyCounts] = {}
     current = start
     while current <= end:
         days[current.isoformat()] = DailyCounts(current.isoformat(), gate_id)
         current += timedelta(days=1)
-    in_range = (Entry.local_date >= first, Entry.local_date <= last)
+    in_range = (col(Entry.local_date) >= first, col(Entry.local_date) <= last)
 
     # One pass over the covering index ix_entry_counts; the rest is arithmetic here.
+    counted = (col(Entry.local_date), col(Entry.outcome), col(Entry.primary_reason), col(Entry.local_hour),
+               col(Entry.flagged))
     grouped = _gate_filter(
-        select(Entry.local_date, Entry.outcome, Entry.primary_reason, Entry.local_hour, Entry.flagged, func.count())
-        .where(*in_range)
-        .group_by(Entry.local_date, Entry.outcome, Entry.primary_reason, Entry.local_hour, Entry.flagged),
+        select(*counted, func.count()).where(*in_range).group_by(*counted),
         Entry.gate_id, gate_id,
     )
     for day, outcome, reason, hour, flagged, count in session.exec(grouped):
@@ -86,9 +94,10 @@ def daily_range(session: Session, first: str, last: str, gate_id: Optional[str] 
     # Then the final outcome: each overridden entry moves from its own outcome to its latest override's.
     latest = latest_override_ids()
     overrides = _gate_filter(
-        select(Entry.local_date, Entry.local_hour, Entry.outcome, Entry.primary_reason, Override.outcome)
+        select(col(Entry.local_date), col(Entry.local_hour), col(Entry.outcome), col(Entry.primary_reason),
+               col(Override.outcome))
         .join(latest, latest.c.entry_uid == Entry.uid)
-        .join(Override, Override.id == latest.c.last_id)
+        .join(Override, col(Override.id) == latest.c.last_id)
         .where(*in_range),
         Entry.gate_id, gate_id,
     )
@@ -101,18 +110,18 @@ def daily_range(session: Session, first: str, last: str, gate_id: Optional[str] 
         counts.visitors = counts.allowed + counts.denied
 
     exits = _gate_filter(
-        select(Exit.local_date, func.count()).where(Exit.local_date >= first, Exit.local_date <= last)
-        .group_by(Exit.local_date),
+        select(col(Exit.local_date), func.count()).where(col(Exit.local_date) >= first, col(Exit.local_date) <= last)
+        .group_by(col(Exit.local_date)),
         Exit.gate_id, gate_id,
     )
     for day, count in session.exec(exits):
         days[day].exits = count
 
     overridden = _gate_filter(
-        select(Entry.local_date, func.count(func.distinct(Override.entry_uid)))
-        .join(Override, Override.entry_uid == Entry.uid)
+        select(col(Entry.local_date), func.count(func.distinct(Override.entry_uid)))
+        .join(Override, col(Override.entry_uid) == Entry.uid)
         .where(*in_range)
-        .group_by(Entry.local_date),
+        .group_by(col(Entry.local_date)),
         Entry.gate_id, gate_id,
     )
     for day, count in session.exec(overridden):
@@ -126,7 +135,8 @@ def _add_archived(session: Session, days: dict[str, DailyCounts], first: str, la
                   gate_id: Optional[str]) -> None:
     import json
 
-    rows = session.exec(_gate_filter(select(DailyCount).where(DailyCount.day >= first, DailyCount.day <= last),
+    rows = session.exec(_gate_filter(select(DailyCount).where(col(DailyCount.day) >= first,
+                                                              col(DailyCount.day) <= last),
                                      DailyCount.gate_id, gate_id)).scalars()
     for row in rows:
         counts = days[row.day]
@@ -142,8 +152,10 @@ def _add_archived(session: Session, days: dict[str, DailyCounts], first: str, la
 
 def gates_in_range(session: Session, first: str, last: str) -> list[str]:
     """Gates with entries, exits or kept counts (checkpoint/retention.py) on these local days."""
-    entries = select(Entry.gate_id).where(Entry.local_date >= first, Entry.local_date <= last).distinct()
-    exits = select(Exit.gate_id).where(Exit.local_date >= first, Exit.local_date <= last).distinct()
-    archived = select(DailyCount.gate_id).where(DailyCount.day >= first, DailyCount.day <= last).distinct()
-    return sorted(set(session.exec(entries).scalars()) | set(session.exec(exits).scalars())
-                  | set(session.exec(archived).scalars()))
+    entries = select(col(Entry.gate_id)).where(col(Entry.local_date) >= first, col(Entry.local_date) <= last).distinct()
+    exits = select(col(Exit.gate_id)).where(col(Exit.local_date) >= first, col(Exit.local_date) <= last).distinct()
+    archived = (select(col(DailyCount.gate_id)).where(col(DailyCount.day) >= first, col(DailyCount.day) <= last)
+                .distinct())
+    # execute: Session.exec runs a SQLAlchemy select the same way, but its types take SQLModel's select only
+    return sorted(set(session.execute(entries).scalars()) | set(session.execute(exits).scalars())
+                  | set(session.execute(archived).scalars()))

@@ -7,12 +7,13 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from typing import Optional
+from typing import Generic, Optional, TypeVar
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
 
-from checkpoint.models import DENIED, DailyCount, Entry, Exit, Override
+from checkpoint.models import DENIED, DailyCount, Entry, Exit, Override, table_of
 from checkpoint.tally import GUARD_OVERRIDE, DailyCounts, _gate_filter, _tally, latest_override_ids
 
 # -- counts over long ranges: the log's tallies per day and gate, kept up to date by row id -----------------------
@@ -22,8 +23,10 @@ GAP_TTL_S = 600.0  # an id missing below the newest one is looked for again this
 GAP_MAX = 10_000
 TOP_IDS = 10_000  # at a full read, the ids this far below the newest one that are missing are such gaps
 
+_Count = TypeVar("_Count")  # what a _Tallies keeps per (local day, gate)
 
-class _Tallies:
+
+class _Tallies(Generic[_Count]):
     """One table's rows counted per (local day, gate), each row once by its id: counted up to ``mark`` (every
     id up to it read, but ``gaps``), and the rows after it read on each refresh. Entries and exits are never
     updated in the counted columns, and only deleted by the retention period (a whole day, with its counts
@@ -33,7 +36,7 @@ class _Tallies:
         self.table, self.columns = table, columns
         self.mark = 0
         self.gaps: dict[int, float] = {}
-        self.counts: dict[tuple[str, str], object] = {}
+        self.counts: dict[tuple[str, str], _Count] = {}
 
     def read_all(self, connection, grouped, add, snapshot: bool) -> None:
         """Everything, grouped. ``snapshot``: the connection reads one snapshot (PostgreSQL, repeatable read);
@@ -99,9 +102,9 @@ class Overridden:
     retention purge."""
 
     def __init__(self) -> None:
-        override = Override.__table__
+        override = table_of(Override)
         self._lock = threading.Lock()
-        self._ids = _Tallies(override, (override.c.entry_uid,))
+        self._ids: _Tallies[None] = _Tallies(override, (override.c.entry_uid,))  # its ids only: nothing counted
         self.rows: list[tuple] = []
         self._waiting: set[str] = set()  # uids of entries overridden but not (yet) in the log
         self._archived_mark: Optional[tuple] = None
@@ -119,17 +122,19 @@ class Overridden:
                     self._ids.read_all(connection, select(func.count()), lambda counts, row: None, snapshot)
                 stale = added != 0
                 if not stale and self._waiting:  # an entry that an override was waiting for has come
-                    stale = connection.execute(select(func.count()).select_from(Entry.__table__).where(
-                        Entry.__table__.c.uid.in_(sorted(self._waiting)))).scalar() > 0
+                    stale = connection.execute(select(func.count()).select_from(table_of(Entry)).where(
+                        table_of(Entry).c.uid.in_(sorted(self._waiting)))).scalar() > 0
             if not stale:
                 return
             latest = latest_override_ids()
             self.rows = [tuple(row) for row in connection.execute(
-                select(Entry.id, Entry.outcome, Override.outcome, Entry.decided_at, Entry.body_c, Entry.local_date,
-                       Entry.gate_id, Entry.local_hour, Entry.reasons, Entry.primary_reason)
-                .join(latest, latest.c.entry_uid == Entry.uid).join(Override, Override.id == latest.c.last_id))]
-            found = connection.execute(select(latest.c.entry_uid).outerjoin(Entry, Entry.uid == latest.c.entry_uid)
-                                       .where(Entry.id.is_(None))).scalars()
+                select(col(Entry.id), col(Entry.outcome), col(Override.outcome), col(Entry.decided_at),
+                       col(Entry.body_c), col(Entry.local_date), col(Entry.gate_id), col(Entry.local_hour),
+                       col(Entry.reasons), col(Entry.primary_reason))
+                .join(latest, latest.c.entry_uid == Entry.uid).join(Override, col(Override.id) == latest.c.last_id))]
+            found = connection.execute(select(latest.c.entry_uid)
+                                       .outerjoin(Entry, col(Entry.uid) == latest.c.entry_uid)
+                                       .where(col(Entry.id).is_(None))).scalars()
             self._waiting = set(found)
             self._archived_mark = archived
             self.reads += 1
@@ -165,12 +170,13 @@ class CountsCache:
     engine (``cache_for``)."""
 
     def __init__(self) -> None:
-        entry, exit_ = Entry.__table__, Exit.__table__
+        entry, exit_ = table_of(Entry), table_of(Exit)
         self._lock = threading.Lock()
         # in ix_entry_counts' order: the full read groups along that index, index only
-        self._entries = _Tallies(entry, (entry.c.local_date, entry.c.outcome, entry.c.primary_reason,
-                                         entry.c.local_hour, entry.c.flagged, entry.c.gate_id))
-        self._exits = _Tallies(exit_, (exit_.c.local_date, exit_.c.gate_id))
+        self._entries: _Tallies[DailyCounts] = _Tallies(entry, (entry.c.local_date, entry.c.outcome,
+                                                                entry.c.primary_reason, entry.c.local_hour,
+                                                                entry.c.flagged, entry.c.gate_id))
+        self._exits: _Tallies[int] = _Tallies(exit_, (exit_.c.local_date, exit_.c.gate_id))
         self.overridden = Overridden()
         self._archived_mark: Optional[tuple] = None
         self.built = False
@@ -200,9 +206,12 @@ class CountsCache:
     def table(self, session: Session, first: str, last: str, gate_id: Optional[str] = None
               ) -> dict[tuple[str, str], DailyCounts]:
         """Final counts per (local day, gate) with anything on it in the range (and gate), as daily_range's."""
+        engine = session.get_bind()
+        if not isinstance(engine, Engine):
+            raise TypeError("the counts cache reads on connections of its own: a session bound to an engine")
         for _ in range(3):
             result = self._table(session, first, last, gate_id)
-            with session.get_bind().connect() as connection:
+            with engine.connect() as connection:
                 if _archive_state(connection) == self._archived_mark:
                     return result
             # the retention period moved a day into daily_count meanwhile: count again
@@ -239,8 +248,8 @@ class CountsCache:
         for counts in result.values():
             counts.denied_by_reason = {k: n for k, n in counts.denied_by_reason.items() if n}
             counts.visitors = counts.allowed + counts.denied
-        for row in session.exec(_gate_filter(select(DailyCount).where(DailyCount.day >= first,
-                                                                      DailyCount.day <= last),
+        for row in session.exec(_gate_filter(select(DailyCount).where(col(DailyCount.day) >= first,
+                                                                      col(DailyCount.day) <= last),
                                              DailyCount.gate_id, gate_id)).scalars():
             _add_archived_row(at(row.day, row.gate_id), row)
         return result

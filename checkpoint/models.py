@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
-from sqlalchemy import Index, UniqueConstraint, text
+from sqlalchemy import Index, Table, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 ALLOWED = "allowed"
@@ -24,6 +24,11 @@ def new_uid() -> str:
     return uuid.uuid4().hex
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core table (``Entry.__table__``)."""
+    return model.__table__  # type: ignore[attr-defined]  # set by SQLModel on table=True classes, not in its types
+
+
 # Entries that are not plainly allowed: another outcome, a reason or a flag (the partial log indexes' condition;
 # queries repeat it word for word so both databases use those indexes).
 NOTABLE = "outcome <> 'allowed' OR reasons <> '' OR primary_reason <> ''"
@@ -34,6 +39,11 @@ LOG_INDEXES = (  # (name, columns, partial: on NOTABLE rows only); migration 000
     ("ix_entry_notable_time", ("decided_at", "id", *_LOG_COLUMNS, "body_c", "reasons"), True),
     ("ix_entry_notable_temp", ("body_c", "id", "decided_at", *_LOG_COLUMNS, "reasons"), True),
 )
+
+
+def _where_notable(partial: bool) -> dict[str, Any]:
+    """A log index's dialect options: on NOTABLE rows only when it is partial."""
+    return dict(sqlite_where=text(NOTABLE), postgresql_where=text(NOTABLE)) if partial else {}
 
 
 class Entry(SQLModel, table=True):
@@ -50,8 +60,7 @@ class Entry(SQLModel, table=True):
         # the visitor log (web/filters.py): one covering index per sort key (time, temperature), each filter column
         # in it, so a filter over any range is an index-only walk; the same two over the notable entries only
         # (not plainly allowed: ~10 %), which reason, primary and outcome filters other than allowed walk
-        *(Index(name, *columns, **(dict(sqlite_where=text(NOTABLE), postgresql_where=text(NOTABLE)) if partial else {}))
-          for name, columns, partial in LOG_INDEXES),
+        *(Index(name, *columns, **_where_notable(partial)) for name, columns, partial in LOG_INDEXES),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -77,7 +86,9 @@ class Entry(SQLModel, table=True):
     visit_started_at: Optional[datetime] = None
     rules: str = Field(default="{}", description="JSON of the rule modes and thresholds in force.")
     face_image: Optional[str] = Field(default=None, max_length=255)
-    door: Optional[str] = Field(default=None, max_length=16, description="What the decision told the door: open or locked (checkpoint.door); NULL where no door is driven. The relay's answer is in health and the agent's log.")
+    door: Optional[str] = Field(default=None, max_length=16, description="What the decision told the door: open or "
+                                "locked (checkpoint.door); NULL where no door is driven. The relay's answer is in "
+                                "health and the agent's log.")
     forwarded_at: Optional[datetime] = None  # store-and-forward: set once the central log has it
 
 

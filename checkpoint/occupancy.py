@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Optional
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from checkpoint.models import ALLOWED, Entry, Exit, Override
 from checkpoint.tally import _gate_filter, latest_override_ids
@@ -19,10 +19,10 @@ def override_delta(session: Session, day: str, gate_id: Optional[str] = None) ->
     latest_override = latest_override_ids()
     changes = session.exec(
         _gate_filter(
-            select(Entry.outcome, Override.outcome)
+            select(col(Entry.outcome), col(Override.outcome))
             .join(latest_override, latest_override.c.entry_uid == Entry.uid)
-            .join(Override, Override.id == latest_override.c.last_id)
-            .where(Entry.local_date == day),
+            .join(Override, col(Override.id) == latest_override.c.last_id)
+            .where(col(Entry.local_date) == day),
             Entry.gate_id, gate_id,
         )
     ).all()
@@ -32,11 +32,12 @@ def override_delta(session: Session, day: str, gate_id: Optional[str] = None) ->
 def occupancy(session: Session, day: str, gate_id: Optional[str] = None) -> int:
     """People inside now: today's allowed entries (after overrides) minus today's exits."""
     allowed = session.exec(
-        _gate_filter(select(func.count()).select_from(Entry).where(Entry.local_date == day, Entry.outcome == ALLOWED),
+        _gate_filter(select(func.count()).select_from(Entry).where(col(Entry.local_date) == day,
+                                                                   col(Entry.outcome) == ALLOWED),
                      Entry.gate_id, gate_id)
     ).one()[0]
     allowed += override_delta(session, day, gate_id)
     exits = session.exec(
-        _gate_filter(select(func.count()).select_from(Exit).where(Exit.local_date == day), Exit.gate_id, gate_id)
+        _gate_filter(select(func.count()).select_from(Exit).where(col(Exit.local_date) == day), Exit.gate_id, gate_id)
     ).one()[0]
     return max(allowed - exits, 0)
