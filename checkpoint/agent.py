@@ -128,6 +128,9 @@ class Agent:
         log.info("decision %s %s%s temp=%s mask=%s", entry.uid[:8], decision.outcome,
                  f" ({entry.reasons})" if entry.reasons else "",
                  entry.body_c, entry.mask_class)
-        for listener in self._listeners:
-            listener(entry, decision)
+        for listener in self._listeners:  # the door, events out: the entry is recorded whatever they do
+            try:
+                listener(entry, decision)
+            except Exception:
+                log.exception("a decision listener failed on entry %s (it is recorded)", entry.uid)
         return entry

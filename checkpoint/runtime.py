@@ -196,6 +196,7 @@ class AgentRuntime:
                                 occupancy=lambda: self.agent.occupancy.inside, door=self.door)
         self.recorder.on_committed(self.events.kick)
         self.health.on_change(self.events.health_changed)
+        self.agent.on_decision(self.events.decided)  # supervisor alerts ([alerts])
         self.events.start()
 
     def _stop_door(self) -> None:

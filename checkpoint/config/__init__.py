@@ -55,6 +55,7 @@ from checkpoint.config.loading import (
 )
 from checkpoint.config.render import effective_toml
 from checkpoint.config.sections import (
+                                       AlertsConfig,
                                        CameraConfig,
                                        CapacityRule,
                                        DatabaseConfig,
@@ -79,7 +80,7 @@ from checkpoint.config.settings import Settings
 
 # Every name checkpoint.config defined as one module, the private ones included (tests import _models_of).
 __all__ = [
-    "DEFAULT_PROTOCOL", "ENV_PREFIX", "PROTOCOL_HELP", "_TAGS", "CalibrationConfig", "CameraConfig", "CapacityRule",
+    "DEFAULT_PROTOCOL", "ENV_PREFIX", "PROTOCOL_HELP", "_TAGS", "AlertsConfig", "CalibrationConfig", "CameraConfig", "CapacityRule",
     "ConfigError", "DatabaseConfig", "DoorConfig", "FaceRule", "FaultRule", "FeverRule", "GateConfig", "GpioRelay",
     "HttpRelay", "LcusRelay", "MaskConfig", "MaskRule", "ModbusRelay", "Mode", "MqttConfig", "PlausibleRule",
     "PrivacyConfig", "RelayConfig", "RulesConfig", "ScannerConfig", "Section", "Settings", "VisitConfig",

@@ -72,6 +72,9 @@ def _problems(exc: ValidationError, text: str, origins: Optional[dict[str, str]]
             dotted = f"{union}.{tag}"
             message = (f"{error['ctx']['tag']!r} is no {tag} of '{union}'; one of {error['ctx']['expected_tags']}"
                        if error["type"] == "union_tag_invalid" else f"'{union}' needs a {tag}")
+        if not dotted:  # a rule across sections (Settings' own validators): its message names the keys
+            problems.append(message.removeprefix("Value error, "))
+            continue
         if origins and dotted in origins:
             at = f" (from {origins[dotted]})"
         else:

@@ -314,3 +314,22 @@ class WebhooksConfig(Section):
                 raise ValueError("webhooks need a secret of at least 16 characters when enabled "
                                  "(CHECKPOINT_WEBHOOKS_SECRET)")
         return self
+
+
+class AlertsConfig(Section):
+    """Supervisor alerts (checkpoint/alerts.py), sent as kind "alert" through [mqtt] and [webhooks]."""
+
+    enabled: bool = Field(False, description="Send supervisor alerts through the enabled event sinks ([mqtt], "
+                                             "[webhooks]: at least one must be on). An alert never carries an "
+                                             "image.")
+    fever: bool = Field(True, description="Alert on a confirmed fever: a visitor denied for a high temperature "
+                                          "(after the re-test when [rules.fever] asks for one).")
+    denials: int = Field(5, ge=0, le=10000, description="Alert when this many visitors are denied at the gate "
+                                                        "within denials_window_s; 0 turns it off.")
+    denials_window_s: float = Field(600.0, gt=0, le=86400, description="The window the denials are counted in.")
+    device_down_s: float = Field(300.0, ge=0, le=86400, description="Alert when the scanner, camera, database or "
+                                                                     "door relay has been down this long (once "
+                                                                     "per outage); 0 turns it off.")
+    cooldown_s: float = Field(900.0, ge=0, le=86400, description="The same alert (its kind, and the device for "
+                                                                 "device_down) is not sent again within this "
+                                                                 "time.")

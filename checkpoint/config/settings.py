@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SerializeAsAny, field_validator
+from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
 from checkpoint.config.devices import DEFAULT_PROTOCOL, DoorConfig, ScannerConfig, _default_scanner, _scanner_union
 from checkpoint.config.sections import (
+    AlertsConfig,
     CameraConfig,
     DatabaseConfig,
     GateConfig,
@@ -46,6 +47,14 @@ class Settings(Section):
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="Events out over MQTT, with Home Assistant "
                                                                      "discovery.")
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig, description="Events out as signed HTTP POSTs.")
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Supervisor alerts through the event "
+                                                                           "sinks.")
+
+    @model_validator(mode="after")
+    def _alerts_need_a_sink(self) -> "Settings":
+        if self.alerts.enabled and not (self.mqtt.enabled or self.webhooks.enabled):
+            raise ValueError("alerts.enabled needs [mqtt] or [webhooks] enabled: alerts are sent through them")
+        return self
 
     @field_validator("scanner", mode="wrap")
     @classmethod

@@ -10,11 +10,12 @@ Two sinks, each off by default and each on its own thread (docs/events.md):
 The local log is the outbox (:mod:`.outbox`): rows are read after each
 sink's cursor, so a broker or receiver that is down, slow or gone never
 holds up a decision, and nothing is lost across an outage or a restart.
-Door actuations and health changes are not in the log: they are handed to
-the sinks in memory (the gate state, retained, says the latest).
+Door actuations, health changes and supervisor alerts (``[alerts]``,
+:mod:`checkpoint.alerts`) are not in the log: they are handed to the sinks
+in memory (the gate state, retained, says the latest).
 
 :class:`EventsOut` is what the runtime holds: ``kick()`` after the
-recorder's commits, ``health_changed`` as a health listener, ``stop()``.
+recorder's commits, ``health_changed`` as a health listener, ``decided`` for each decision, ``stop()``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from typing import Callable, Optional
 from sqlalchemy.exc import SQLAlchemyError
 
 from checkpoint.events_out.outbox import Outbox
-from checkpoint.events_out.payloads import door_event, health_event
+from checkpoint.alerts import AlertWatch
+from checkpoint.events_out.payloads import alert_event, door_event, health_event, utc
 from checkpoint.events_out.sink import Sink
 from checkpoint.events_out.state import GateState
 from checkpoint.health import short_error
@@ -65,6 +67,9 @@ class EventsOut:
         self._stop = threading.Event()
         self._door_thread: Optional[threading.Thread] = None
         self._last_actuation = None
+        self.alerts = AlertWatch(settings.alerts, gate, settings.privacy.store_temperatures) \
+            if settings.alerts.enabled and self.sinks else None
+        self._alerts_lock = threading.Lock()  # decisions, health changes and the watch thread feed it
 
     @property
     def enabled(self) -> bool:
@@ -77,8 +82,8 @@ class EventsOut:
             except SQLAlchemyError as exc:  # the thread tries again
                 log.warning("events out (%s): cursors not read yet: %s", sink.name, short_error(exc))
             sink.start()
-        if self.sinks and self.door is not None:
-            self._door_thread = threading.Thread(target=self._watch_door, name="events-door", daemon=True)
+        if self.sinks and (self.door is not None or self.alerts is not None):
+            self._door_thread = threading.Thread(target=self._watch, name="events-watch", daemon=True)
             self._door_thread.start()
         return self
 
@@ -101,9 +106,31 @@ class EventsOut:
         """A health listener: a component changed state. Never blocks."""
         if not self.sinks:
             return
-        event = health_event(self.settings.gate.id, component, self.clock())
+        now = self.clock()
+        event = health_event(self.settings.gate.id, component, now)
         for sink in self.sinks:
             sink.live(event)
+        if self.alerts is not None:
+            with self._alerts_lock:
+                alerts = self.alerts.health(now, component.name, component.state)
+            self._send_alerts(alerts)
+
+    def decided(self, entry, _decision=None) -> None:
+        """The agent's decision listener: a confirmed fever or a run of denials may be an alert. Never blocks."""
+        if self.alerts is None:
+            return
+        reasons = [code for code in (entry.reasons or "").split(",") if code]
+        with self._alerts_lock:
+            alerts = self.alerts.decided(utc(entry.decided_at).timestamp(), entry.outcome, reasons, entry.uid,
+                                         entry.body_c)
+        self._send_alerts(alerts)
+
+    def _send_alerts(self, alerts) -> None:
+        for alert in alerts:
+            log.warning("alert %s at gate %s: %s", alert.kind, alert.gate_id, alert.text_en)
+            event = alert_event(alert)
+            for sink in self.sinks:
+                sink.live(event)
 
     def pending(self) -> dict[str, int]:
         return {sink.name: sink.pending() for sink in self.sinks}
@@ -112,11 +139,20 @@ class EventsOut:
         deadline = time.monotonic() + timeout
         return all(sink.flush(max(0.0, deadline - time.monotonic())) for sink in self.sinks)
 
-    def _watch_door(self) -> None:
-        """The door worker's actuations (its history, read as it grows) as live events."""
+    def _watch(self) -> None:
+        """The door worker's actuations (its history, read as it grows) as live events, and the alerts'
+        clock (a device down long enough)."""
         while not self._stop.wait(DOOR_POLL_S):
+            self._tick()
+        self._tick()  # the last ones (the door locked at stop)
+
+    def _tick(self) -> None:
+        if self.door is not None:
             self._collect_door()
-        self._collect_door()  # the last ones (the door locked at stop)
+        if self.alerts is not None:
+            with self._alerts_lock:
+                alerts = self.alerts.tick(self.clock())
+            self._send_alerts(alerts)
 
     def _collect_door(self) -> None:
         history = list(self.door.actuations)

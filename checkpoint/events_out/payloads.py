@@ -16,11 +16,11 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Optional, overload
 
 VERSION = 1
-ENTRY, EXIT, OVERRIDE, DOOR, HEALTH = "entry", "exit", "override", "door", "health"
-KINDS = (ENTRY, EXIT, OVERRIDE, DOOR, HEALTH)
+ENTRY, EXIT, OVERRIDE, DOOR, HEALTH, ALERT = "entry", "exit", "override", "door", "health", "alert"
+KINDS = (ENTRY, EXIT, OVERRIDE, DOOR, HEALTH, ALERT)
 LOGGED = (ENTRY, EXIT, OVERRIDE)  # read from the local log (store-and-forward); the others are live only
 
 ENTRY_FIELDS = ("local_date", "local_hour", "outcome", "flagged", "primary_reason", "body_c", "object_c",
@@ -49,6 +49,10 @@ def encode(payload: dict) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+@overload
+def utc(moment: datetime) -> datetime: ...
+@overload
+def utc(moment: None) -> None: ...
 def utc(moment: Optional[datetime]) -> Optional[datetime]:
     if moment is None:
         return None
@@ -112,3 +116,12 @@ def health_event(gate: str, component: Any, t: float) -> Event:
     payload.update({"at": iso(t), "component": component.name, "state": component.state,
                     "message": component.message, "since": iso(component.since_t)})
     return Event(HEALTH, uid, payload, t=t)
+
+
+def alert_event(alert: Any) -> Event:
+    """A checkpoint.alerts.Alert: ``alert`` (fever, denials, device_down), its text in both languages and
+    its details (the entry's uid for a fever, the count for denials, the device for device_down)."""
+    payload = _base(ALERT, alert.gate_id, alert.uid)
+    payload.update({"at": iso(alert.t), "alert": alert.kind, "text_id": alert.text_id, "text_en": alert.text_en,
+                    **alert.details})
+    return Event(ALERT, alert.uid, payload, t=alert.t)
