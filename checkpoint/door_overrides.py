@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from checkpoint.health import short_error
 from checkpoint.models import Override
@@ -63,11 +63,11 @@ class OverrideWatcher:
                 last = self._last[index]
                 if last is None:
                     self._last[index] = session.exec(select(func.max(Override.id))).one() or 0
-                    rows = []
+                    rows: Sequence[tuple[Optional[int], str, str]] = []
                 else:
-                    rows = session.exec(select(Override.id, Override.entry_uid, Override.outcome)
-                                        .where(Override.id > last, Override.gate_id == self._gate_id)
-                                        .order_by(Override.id).limit(100)).all()
+                    rows = session.exec(select(col(Override.id), col(Override.entry_uid), col(Override.outcome))
+                                        .where(col(Override.id) > last, col(Override.gate_id) == self._gate_id)
+                                        .order_by(col(Override.id)).limit(100)).all()
         except Exception as exc:  # the door still follows decisions; overrides wait for the log
             if not self._failing[index]:
                 log.warning("door: cannot read overrides from %s: %s",

@@ -16,7 +16,7 @@ from typing import Optional
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from checkpoint.models import Entry
 
@@ -50,7 +50,7 @@ class FaceStore:
                 shutil.rmtree(folder)
         if engine is not None:
             with Session(engine) as session:
-                session.exec(update(Entry).where(Entry.local_date < cutoff, Entry.face_image.is_not(None))
+                session.exec(update(Entry).where(col(Entry.local_date) < cutoff, col(Entry.face_image).is_not(None))
                              .values(face_image=None))
                 session.commit()
         if removed:

@@ -26,7 +26,7 @@ from typing import Optional
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from checkpoint.counts import daily_counts
 from checkpoint.models import DailyCount, Entry, Exit, Override
@@ -67,10 +67,11 @@ def purge_entries(engine: Engine, gate_id: str, retention_days: int, today: date
         return result
     now = now or datetime.now(timezone.utc)
     with Session(engine) as session:
-        days = set(session.exec(select(Entry.local_date).where(Entry.gate_id == gate_id,
-                                                                Entry.local_date < result.cutoff).distinct()).scalars())
-        days |= set(session.exec(select(Exit.local_date).where(Exit.gate_id == gate_id,
-                                                               Exit.local_date < result.cutoff).distinct()).scalars())
+        # execute: Session.exec runs a SQLAlchemy select the same way, but its types take SQLModel's select only
+        days = set(session.execute(select(col(Entry.local_date)).where(
+            col(Entry.gate_id) == gate_id, col(Entry.local_date) < result.cutoff).distinct()).scalars())
+        days |= set(session.execute(select(col(Exit.local_date)).where(
+            col(Exit.gate_id) == gate_id, col(Exit.local_date) < result.cutoff).distinct()).scalars())
     for day in sorted(days):
         with Session(engine) as session:
             if forwarded_only and not _all_forwarded(session, gate_id, day):
@@ -88,22 +89,24 @@ def purge_entries(engine: Engine, gate_id: str, retention_days: int, today: date
 
 
 def _all_forwarded(session: Session, gate_id: str, day: str) -> bool:
-    uids = select(Entry.uid).where(Entry.gate_id == gate_id, Entry.local_date == day)
+    uids = select(col(Entry.uid)).where(col(Entry.gate_id) == gate_id, col(Entry.local_date) == day)
     for statement in (
-        select(func.count()).select_from(Entry).where(Entry.gate_id == gate_id, Entry.local_date == day,
-                                                      Entry.forwarded_at.is_(None)),
-        select(func.count()).select_from(Exit).where(Exit.gate_id == gate_id, Exit.local_date == day,
-                                                     Exit.forwarded_at.is_(None)),
-        select(func.count()).select_from(Override).where(Override.entry_uid.in_(uids), Override.forwarded_at.is_(None)),
+        select(func.count()).select_from(Entry).where(col(Entry.gate_id) == gate_id, col(Entry.local_date) == day,
+                                                      col(Entry.forwarded_at).is_(None)),
+        select(func.count()).select_from(Exit).where(col(Exit.gate_id) == gate_id, col(Exit.local_date) == day,
+                                                     col(Exit.forwarded_at).is_(None)),
+        select(func.count()).select_from(Override).where(col(Override.entry_uid).in_(uids),
+                                                         col(Override.forwarded_at).is_(None)),
     ):
-        if session.exec(statement).one()[0]:
+        if session.execute(statement).one()[0]:
             return False
     return True
 
 
 def _purge_day(session: Session, gate_id: str, day: str, now: datetime) -> tuple[int, int, int]:
     counts = daily_counts(session, day, gate_id, archived=False)
-    uids = list(session.exec(select(Entry.uid).where(Entry.gate_id == gate_id, Entry.local_date == day)).scalars())
+    uids = list(session.execute(select(col(Entry.uid)).where(col(Entry.gate_id) == gate_id,
+                                                              col(Entry.local_date) == day)).scalars())
     row = session.get(DailyCount, (gate_id, day))
     if row is None:
         row = DailyCount(gate_id=gate_id, day=day, hourly=json.dumps([0] * 24), archived_at=now)
@@ -114,9 +117,10 @@ def _purge_day(session: Session, gate_id: str, day: str, now: datetime) -> tuple
     overrides = 0
     for start in range(0, len(uids), CHUNK):
         chunk = uids[start:start + CHUNK]
-        overrides += session.exec(delete(Override).where(Override.entry_uid.in_(chunk))).rowcount or 0
-    entries = session.exec(delete(Entry).where(Entry.gate_id == gate_id, Entry.local_date == day)).rowcount or 0
-    exits = session.exec(delete(Exit).where(Exit.gate_id == gate_id, Exit.local_date == day)).rowcount or 0
+        overrides += session.exec(delete(Override).where(col(Override.entry_uid).in_(chunk))).rowcount or 0
+    entries = session.exec(delete(Entry).where(col(Entry.gate_id) == gate_id,
+                                               col(Entry.local_date) == day)).rowcount or 0
+    exits = session.exec(delete(Exit).where(col(Exit.gate_id) == gate_id, col(Exit.local_date) == day)).rowcount or 0
     return entries, overrides, exits
 
 

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from checkpoint.events_out.payloads import Event, encode
 from checkpoint.events_out.sink import Sink, Unavailable
 from checkpoint.events_out.state import OFFLINE, ONLINE, GateState, discovery, same_state
 from checkpoint.health import short_error
+
+if TYPE_CHECKING:
+    from paho.mqtt.client import Client
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ class MqttSink(Sink):
         self.base = f"{config.topic_prefix}/{gate}"
         self.availability = f"{self.base}/availability"
         self.client_id = config.client_id or f"checkpoint-{gate}"
-        self._client = None
+        self._client: Optional[Client] = None
         self._connected = False
         self._connack = None
         self._state_sent: Optional[dict] = None
@@ -135,6 +138,7 @@ class MqttSink(Sink):
         import paho.mqtt.client as mqtt
 
         client = self._client
+        assert client is not None, "publishing needs a connection (_ready, _connect)"
         infos = []
         for topic, payload, retain in messages:
             info = client.publish(topic, payload, qos=1, retain=retain)

@@ -39,13 +39,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from checkpoint.events_out.payloads import LOGGED, ROW_EVENTS, Event, utc
-from checkpoint.models import Entry, EventCursor, Exit, Override
+from checkpoint.models import Entry, EventCursor, Exit, Override, table_of
 
 log = logging.getLogger(__name__)
 
-TABLES = {"entry": Entry.__table__, "exit": Exit.__table__, "override": Override.__table__}
+TABLES = {"entry": table_of(Entry), "exit": table_of(Exit), "override": table_of(Override)}
 TIMES = {"entry": "decided_at", "exit": "at", "override": "at"}
-CURSORS = EventCursor.__table__
+CURSORS = table_of(EventCursor)
 
 
 class Mark(NamedTuple):
@@ -58,12 +58,14 @@ class Mark(NamedTuple):
 
 def _upsert(dialect: str):
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise ValueError(f"events out need a SQLite or PostgreSQL log, not {dialect}")
-    return insert
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert
+    raise ValueError(f"events out need a SQLite or PostgreSQL log, not {dialect}")
 
 
 class Outbox:
@@ -96,6 +98,12 @@ class Outbox:
             self.save(force=True)
         return {source: mark.id for source, mark in self._marks.items()}
 
+    def _loaded(self) -> dict[str, Mark]:
+        """The cursors in memory (``load`` reads them)."""
+        if self._marks is None:
+            raise RuntimeError("events out: the cursors are not loaded")
+        return self._marks
+
     @staticmethod
     def _mark_at(connection, source: str, row_id: int) -> Mark:
         table = TABLES[source]
@@ -105,7 +113,8 @@ class Outbox:
 
     def _check_rewind(self, connection, source: str) -> None:
         """Go back when the row the cursor points at is gone or another (the log's ids went back)."""
-        mark = self._marks[source]
+        marks = self._loaded()
+        mark = marks[source]
         if not mark.id or mark.uid is None:
             return
         table = TABLES[source]
@@ -119,7 +128,7 @@ class Outbox:
         back = min(back, mark.id)
         log.warning("events out (%s): %s row %d (%s) is gone from the log (a retention purge, or another file): "
                     "reading again after id %d", self.sink, source, mark.id, mark.uid[:8], back)
-        self._marks[source] = self._mark_at(connection, source, back)
+        marks[source] = self._mark_at(connection, source, back)
         self._gaps = {key: seen for key, seen in self._gaps.items() if key[0] != source}
         self._passed[source] = max(self._passed.get(source, 0), mark.id)  # ids read before: holes, not in flight
 
@@ -154,7 +163,7 @@ class Outbox:
         with self.engine.connect() as connection:
             for source in LOGGED:
                 self._check_rewind(connection, source)
-                table, mark = TABLES[source], self._marks[source]
+                table, mark = TABLES[source], self._loaded()[source]
                 rows = connection.execute(select(table).where(table.c.id > mark.id)
                                           .order_by(table.c.id).limit(self.batch)).all()
                 events, expected = [], mark.id + 1
@@ -178,7 +187,7 @@ class Outbox:
     def advance(self, events: list[Event], delivered: int, scanned: dict[str, Mark]) -> None:
         """The first ``delivered`` of ``events`` (as :meth:`read` gave them) were delivered."""
         self.load()
-        marks = self._marks
+        marks = self._loaded()
         done = events[:delivered]
         done_ids = {id(event) for event in done}
         for source in LOGGED:
@@ -187,8 +196,8 @@ class Outbox:
                     marks[source] = scanned[source]
             else:
                 sent = [event for event in done if event.source == source]
-                if sent and sent[-1].row_id > marks[source].id:
-                    last = sent[-1]
+                last = sent[-1] if sent else None  # events read from the log: row_id is set
+                if last is not None and last.row_id is not None and last.row_id > marks[source].id:
                     marks[source] = Mark(last.row_id, last.uid, last.row_at)
 
     def pending(self) -> int:

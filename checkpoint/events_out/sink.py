@@ -27,7 +27,7 @@ from typing import Callable, Optional
 from sqlalchemy.exc import SQLAlchemyError
 
 from checkpoint.backoff import Backoff
-from checkpoint.events_out.outbox import Outbox
+from checkpoint.events_out.outbox import Mark, Outbox
 from checkpoint.events_out.payloads import Event
 from checkpoint.health import ComponentReporter, short_error
 
@@ -188,7 +188,7 @@ class Sink:
                         "next start", self.name, short_error(exc))
         self._close()
 
-    def _done(self, events: list[Event], live: list[Event], delivered: int, scanned: dict[str, int]) -> None:
+    def _done(self, events: list[Event], live: list[Event], delivered: int, scanned: dict[str, Mark]) -> None:
         self.outbox.advance(events, min(delivered, len(events)), scanned)
         sent_live = {id(event) for event in live[:max(0, delivered - len(events))]}
         with self._live_lock:

@@ -15,7 +15,7 @@ import time
 from typing import Callable, Optional
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from checkpoint import __version__
 from checkpoint.counts import daily_counts
@@ -41,11 +41,12 @@ class GateState:
         day, _ = local_date_hour(now, self.settings.zone)
         with Session(self.engine) as session:
             counts = daily_counts(session, day, gate.id)
-            last = session.execute(select(Entry.uid, Entry.decided_at, Entry.outcome, Entry.body_c)
-                                   .where(Entry.gate_id == gate.id).order_by(Entry.id.desc()).limit(1)).first()
-            measured = session.execute(select(Entry.body_c).where(Entry.gate_id == gate.id,
-                                                                 Entry.body_c.is_not(None))
-                                       .order_by(Entry.id.desc()).limit(1)).scalar()
+            last = session.execute(select(col(Entry.uid), col(Entry.decided_at), col(Entry.outcome), col(Entry.body_c))
+                                   .where(col(Entry.gate_id) == gate.id).order_by(col(Entry.id).desc())
+                                   .limit(1)).first()
+            measured = session.execute(select(col(Entry.body_c)).where(col(Entry.gate_id) == gate.id,
+                                                                      col(Entry.body_c).is_not(None))
+                                       .order_by(col(Entry.id).desc()).limit(1)).scalar()
         components = {name: c["state"] for name, c in (self.health.snapshot(now) if self.health else {}).items()}
         worst = max(components.values(), key=lambda state: _RANK.get(state, 1), default=UNKNOWN)
         inside = self.occupancy() if self.occupancy else None
@@ -79,7 +80,7 @@ def discovery(settings, topic_prefix: str, discovery_prefix: str, door_driven: b
               "model": "entry-screening gate", "sw_version": __version__}
     common = {"state_topic": f"{base}/state", "availability_topic": f"{base}/availability",
               "payload_available": ONLINE, "payload_not_available": OFFLINE, "device": device}
-    sensors = {
+    sensors: dict[tuple[str, str], dict[str, object]] = {
         ("sensor", "visitors_today"): {"name": "Visitors today", "icon": "mdi:account-group",
                                        "state_class": "total_increasing",
                                        "value_template": "{{ value_json.visitors_today }}",

@@ -52,7 +52,9 @@ def sign(body: bytes, secret: str) -> str:
 
 def verify(body: bytes, secret: str, header: Optional[str]) -> bool:
     """A receiver's check: the header is the body's signature (compared in constant time)."""
-    return bool(header) and hmac.compare_digest(sign(body, secret), header.strip())
+    if not header:
+        return False
+    return hmac.compare_digest(sign(body, secret), header.strip())
 
 
 def dead_letter_path(data_dir: Path, gate_id: str) -> Path:
@@ -118,6 +120,7 @@ class WebhookSink(Sink):
         if self._auth:
             headers["Authorization"] = self._auth
         timeout = self.config.timeout_s
+        connection: http.client.HTTPConnection
         if self._https:
             if self._context is None:
                 self._context = ssl.create_default_context(cafile=self.config.ca_file or None)
