@@ -20,8 +20,8 @@ CONSUMER = "checkpoint-door"
 
 def load_gpiod() -> Any:
     try:
-        import gpiod  # type: ignore[import-not-found]
-        from gpiod.line import Direction, Value  # type: ignore[import-not-found]  # noqa: F401  (v2 API)
+        import gpiod
+        from gpiod.line import Direction, Value  # noqa: F401  (v2 API)
     except ImportError as exc:
         raise RelayFault("missing", "the gpio door relay needs libgpiod's Python bindings v2: "
                                     "pip install 'checkpoint-gate[gpio]' (gpiod>=2.1); "
@@ -35,7 +35,7 @@ class GpioRelay(Relay):
     def __init__(self, chip: str = "/dev/gpiochip0", channel: int = 17, active_low: bool = False, **kwargs) -> None:
         super().__init__(kwargs.pop("on_stop", None))
         self.chip, self.line, self.active_low = chip, channel, active_low
-        self._request = None
+        self._request: Any = None  # a gpiod LineRequest while connected (gpiod has no type information here)
 
     @property
     def where(self) -> str:
@@ -45,7 +45,7 @@ class GpioRelay(Relay):
         if self._request is not None:
             return
         gpiod = load_gpiod()
-        from gpiod.line import Direction, Value  # type: ignore[import-not-found]
+        from gpiod.line import Direction, Value
 
         settings = gpiod.LineSettings(direction=Direction.OUTPUT, output_value=Value.INACTIVE,
                                       active_low=self.active_low)
@@ -56,7 +56,7 @@ class GpioRelay(Relay):
 
     def set(self, on: bool) -> None:
         self.connect()
-        from gpiod.line import Value  # type: ignore[import-not-found]
+        from gpiod.line import Value
 
         try:
             self._request.set_value(self.line, Value.ACTIVE if on else Value.INACTIVE)

@@ -40,21 +40,25 @@ class SerialRelay(Relay):
     def __init__(self, url: str, baudrate: int, on_stop: Optional[Callable[[], None]] = None) -> None:
         super().__init__(on_stop)
         self.url, self.baudrate = url, baudrate
-        self._port = None
+        self._port: Optional[serial.SerialBase] = None
 
     @property
     def where(self) -> str:
         return self.url
 
     def connect(self) -> None:
-        if self._port is not None:
-            return
-        if device_missing(self.url):
-            raise RelayFault("absent", f"{self.url}: device not present")
-        try:
-            self._port = open_port(self.url, self.baudrate)
-        except (ValueError, *LOST) as exc:
-            raise RelayFault("open_failures", f"cannot open {self.url}: {exc}") from exc
+        self._opened()
+
+    def _opened(self) -> serial.SerialBase:
+        """The open port, opened first if it is not (RelayFault when it cannot be)."""
+        if self._port is None:
+            if device_missing(self.url):
+                raise RelayFault("absent", f"{self.url}: device not present")
+            try:
+                self._port = open_port(self.url, self.baudrate)
+            except (ValueError, *LOST) as exc:
+                raise RelayFault("open_failures", f"cannot open {self.url}: {exc}") from exc
+        return self._port
 
     def disconnect(self) -> None:
         port, self._port = self._port, None
@@ -65,13 +69,12 @@ class SerialRelay(Relay):
                 pass
 
     def _write(self, data: bytes) -> None:
-        if self._port is None:
-            self.connect()
+        port = self._opened()
         if device_missing(self.url):
             raise RelayFault("disconnects", f"{self.url}: device not present")
         try:
-            self._port.write(data)
-            self._port.flush()
+            port.write(data)
+            port.flush()
         except LOST as exc:
             raise RelayFault("disconnects", f"lost {self.url}: {exc}") from exc
 
@@ -110,15 +113,14 @@ class ModbusRelay(SerialRelay):
         raise fault
 
     def _transaction(self, request: bytes) -> None:
-        if self._port is None:
-            self.connect()
+        port = self._opened()
         try:
-            self._port.reset_input_buffer()  # a late echo of an earlier try is not this one's
+            port.reset_input_buffer()  # a late echo of an earlier try is not this one's
         except LOST as exc:
             raise RelayFault("disconnects", f"lost {self.url}: {exc}") from exc
         time.sleep(gap_s(self.baudrate))
         self._write(request)
-        reply = self._read_reply()
+        reply = self._read_reply(port)
         if crc16(reply[:-2]) != int.from_bytes(reply[-2:], "little"):
             raise RelayFault("crc_errors", f"bad CRC in reply {reply.hex(' ')}")
         if reply[1] == 0x85:
@@ -127,13 +129,13 @@ class ModbusRelay(SerialRelay):
         if reply != request:
             raise RelayFault("bad_replies", f"reply {reply.hex(' ')} is not the echo of {request.hex(' ')}")
 
-    def _read_reply(self) -> bytes:
+    def _read_reply(self, port: serial.SerialBase) -> bytes:
         """Our slave's reply: 8 bytes (the echo) or 5 (an exception); stray bytes before it are skipped."""
         buf = bytearray()
         deadline = time.monotonic() + self.reply_timeout_s
         while time.monotonic() < deadline:
             try:
-                buf += self._port.read(max(1, self._port.in_waiting))
+                buf += port.read(max(1, port.in_waiting))
             except LOST as exc:
                 raise RelayFault("disconnects", f"lost {self.url}: {exc}") from exc
             while buf and buf[0] != self.slave:

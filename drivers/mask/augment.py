@@ -25,7 +25,7 @@ def geometric(ctx: np.ndarray, size: int, rng: np.random.Generator, pose: bool =
     src_side = CONTEXT / CONTEXT_EXTRA * zoom
     s = size / src_side
     c = CONTEXT / 2 + rng.uniform(-0.08, 0.08, 2) * src_side
-    m = cv2.getRotationMatrix2D((float(c[0]), float(c[1])), angle, s)
+    m: np.ndarray = cv2.getRotationMatrix2D((float(c[0]), float(c[1])), angle, s)  # 2 x 3, float64
     m[:, 2] += np.array([size / 2, size / 2]) - c
     out = cv2.warpAffine(ctx, m, (size, size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REFLECT101)
@@ -38,11 +38,11 @@ def turned(img: np.ndarray, amount: float, rng: np.random.Generator) -> np.ndarr
     """A perspective warp that shrinks one side vertically and squeezes it
     horizontally, as a head turned by some 15-40 degrees looks."""
     n = img.shape[0]
-    src = np.float32([[0, 0], [n, 0], [n, n], [0, n]])
+    src = np.array([[0, 0], [n, 0], [n, n], [0, n]], np.float32)
     d = amount * n
-    dst = np.float32([[0, 0], [n - d, d / 2], [n - d, n - d / 2], [0, n]])
+    dst = np.array([[0, 0], [n - d, d / 2], [n - d, n - d / 2], [0, n]], np.float32)
     if rng.random() < 0.5:
-        dst = np.float32([[d, d / 2], [n, 0], [n, n], [d, n - d / 2]])
+        dst = np.array([[d, d / 2], [n, 0], [n, n], [d, n - d / 2]], np.float32)
     m = cv2.getPerspectiveTransform(src, dst)
     return cv2.warpPerspective(img, m, (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
 
@@ -55,7 +55,7 @@ def photometric(img: np.ndarray, rng: np.random.Generator, light: bool = True) -
         img = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR)
     if rng.random() < 0.2:  # greyscale cameras, black masks look like dark skin
         img = cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
-    f = img.astype(np.float32)
+    f: np.ndarray = img.astype(np.float32)  # float32 at first; some of the steps below give float64
     if rng.random() < 0.8:  # brightness / contrast: dark skin, backlight, overexposure
         mean = f.mean()
         f = (f - mean) * rng.uniform(0.6, 1.35) + mean * rng.uniform(0.45, 1.3)
@@ -82,7 +82,10 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.6, 1.6))
     if rng.random() < 0.1:  # JPEG artefacts
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(20, 60))])
-        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        if decoded is None:
+            raise ValueError("a crop did not survive its JPEG round trip")
+        img = decoded
     if rng.random() < 0.15:  # partial occlusion by a small patch of noise
         ph, pw = (rng.uniform(0.12, 0.3, 2) * size).astype(int)
         y, x = rng.integers(0, size - ph), rng.integers(0, size - pw)

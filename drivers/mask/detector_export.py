@@ -95,11 +95,11 @@ def build_model(tflite_path: Path = TFLITE_PATH):
     weights = {name: [np.asarray(b) for b in net.getLayer(name).blobs] for name in net.getLayerNames()}
     g = GraphBuilder(weights)
     x = g.op("Relu", [g.conv("input", "conv2d", [1, 1, 2, 2], 2)], "relu")
-    feature_8 = None
+    blocks = []
     for i in range(16):
         x = g.blaze_block(x, i, CHANNELS[i], CHANNELS[i + 1], 2 if i in STRIDE_2_BLOCKS else 1)
-        if i == FEATURE_8_BLOCK:
-            feature_8 = x
+        blocks.append(x)
+    feature_8 = blocks[FEATURE_8_BLOCK]
     g.nodes.append(helper.make_node("Concat", [g.head(feature_8, "classificator_8", 1),
                                                g.head(x, "classificator_16", 1)], ["classificators"], axis=1))
     g.nodes.append(helper.make_node("Concat", [g.head(feature_8, "regressor_8", 16),

@@ -97,7 +97,9 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = NMS_IOU) -
     if len(boxes) == 0:
         return []
     xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1).astype(np.float64)
-    return [int(i) for i in cv2.dnn.NMSBoxes(xywh, scores.astype(np.float32), 0.0, iou_threshold)]
+    # the stub asks for sequences of boxes and floats; NMSBoxes takes N x 4 and N arrays as they are
+    kept = cv2.dnn.NMSBoxes(xywh, scores.astype(np.float32), 0.0, iou_threshold)  # type: ignore[arg-type]
+    return [int(i) for i in kept]
 
 
 def input_size(width: int, height: int, side: int = INPUT_SIZE) -> tuple[int, int, float]:

@@ -60,7 +60,9 @@ def read_annotation(path: Path) -> tuple[str, tuple[SceneFace, ...]]:
         if name not in LABELS:
             raise ValueError(f"{path}: unknown face label {name!r}")
         bb = obj.find("bndbox")
-        x0, y0, x1, y1 = (float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+        if bb is None:
+            raise ValueError(f"{path}: a {name!r} face without a bndbox")
+        x0, y0, x1, y1 = (float(bb.findtext(k, "")) for k in ("xmin", "ymin", "xmax", "ymax"))
         faces.append(SceneFace(LABELS[name], (x0, y0, x1 - x0, y1 - y0)))
     return (root.findtext("filename") or path.stem + ".jpg").strip(), tuple(faces)
 

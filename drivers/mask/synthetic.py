@@ -35,7 +35,7 @@ def random_colour(rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.75:
         base = np.array(PALETTE[int(rng.integers(len(PALETTE)))], np.float32)
     else:
-        hsv = np.uint8([[[rng.integers(0, 180), rng.integers(40, 255), rng.integers(40, 255)]]])
+        hsv = np.array([[[rng.integers(0, 180), rng.integers(40, 255), rng.integers(40, 255)]]], np.uint8)
         base = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].astype(np.float32)
     return np.clip(base + rng.normal(0, 12, 3), 0, 255)
 
@@ -165,7 +165,7 @@ def draw_hand(image: np.ndarray, kps: Points, rng: np.random.Generator) -> str:
         angle = float(np.degrees(np.arctan2(down[1], down[0]))) + rng.uniform(-40, 40)
         palm = cv2.ellipse2Poly(tuple(np.round(palm_c).astype(int)),
                                 (max(2, int(0.45 * length)), max(2, int(0.6 * length))), int(angle), 0, 360, 15)
-        _paste(image, palm.astype(np.float32), colour, np.random.default_rng(int(rng.integers(1 << 31))))
+        _paste(image, np.asarray(palm, np.float32), colour, np.random.default_rng(int(rng.integers(1 << 31))))
         for k in range(int(rng.integers(2, 5))):  # fingers across the mouth
             base = palm_c - down * 0.2 * length + right * (-side) * (0.1 + 0.15 * k) * length
             tip = base - right * side * rng.uniform(0.6, 0.9) * length - down * rng.uniform(0.1, 0.4) * length

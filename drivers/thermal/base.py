@@ -107,7 +107,7 @@ class ScannerProtocol:
         self.options = options
 
     @classmethod
-    def from_options(cls, raw: Optional[dict]) -> "ScannerProtocol":
+    def from_options(cls, raw: Union[dict, CommonOptions, None]) -> "ScannerProtocol":
         return cls(validate_options(cls, raw))
 
     # receiving side -------------------------------------------------------
@@ -152,7 +152,7 @@ class OptionsError(ValueError):
     """Bad ``[scanner.options]``; the message names each key."""
 
 
-def validate_options(protocol: type[ScannerProtocol], raw: Optional[dict]) -> CommonOptions:
+def validate_options(protocol: type[ScannerProtocol], raw: Union[dict, CommonOptions, None]) -> CommonOptions:
     try:
         return protocol.Options.model_validate(dict(raw or {}))
     except ValidationError as exc:

@@ -46,9 +46,10 @@ class Calibrator:
 
     def set_face_region(self, region: Optional[Region]) -> None:
         if region is not None:
-            region = tuple(float(v) for v in region)
-            if len(region) != 4 or region[2] <= 0 or region[3] <= 0:
+            values = tuple(float(v) for v in region)
+            if len(values) != 4 or values[2] <= 0 or values[3] <= 0:
                 raise ValueError("face region is (x, y, w, h) fractions with w, h > 0")
+            region = values
         with self._lock:
             self._face = region
 
@@ -57,7 +58,8 @@ class Calibrator:
 
     def _hot_spot(self, frame: np.ndarray) -> Optional[float]:
         with self._lock:
-            region = self._face or getattr(self.options, "window", (0.0, 0.0, 1.0, 1.0))
+            face = self._face
+            region = face if face is not None else getattr(self.options, "window", (0.0, 0.0, 1.0, 1.0))
         valid = np.isfinite(frame) & (frame >= self.options.min_c) & (frame <= self.options.max_c)
         ref = self.config.calibration.reference_region
         if ref is not None:

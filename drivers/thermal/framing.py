@@ -83,7 +83,7 @@ class ReplyFramer(Framer):
         if not self._open or len(self._buf) < self.size:
             return []  # a short reply stays for start_transaction to report
         self._open = False
-        reply = [] if self._overlong else [bytes(self._buf)]
+        reply: list[Message] = [] if self._overlong else [bytes(self._buf)]
         self._buf.clear()
         return reply
 

@@ -76,7 +76,8 @@ class PtyDevice:
             if os.path.lexists(self.path):
                 os.unlink(self.path)
             for fd in (self._master, self._slave):
-                os.close(fd)
+                if fd is not None:  # the slave is None while wait_open has let go of it
+                    os.close(fd)
             self._master = self._slave = None
 
     def wait_open(self, stop: Optional[threading.Event] = None, timeout: Optional[float] = None,
@@ -154,7 +155,8 @@ class PtyDevice:
                     continue
                 except BlockingIOError:
                     if time.monotonic() > deadline:
-                        termios.tcflush(self._slave, termios.TCIFLUSH)
+                        if self._slave is not None:  # None while wait_open has let go of it
+                            termios.tcflush(self._slave, termios.TCIFLUSH)
                         deadline = time.monotonic() + WRITE_WAIT_S
                 master = self._master
             select.select([], [master], [], 0.01)

@@ -22,7 +22,7 @@ from checkpoint.backoff import Backoff
 from checkpoint.config import ScannerConfig
 from checkpoint.health import ComponentReporter
 from checkpoint.messages import ThermalReading
-from drivers.thermal.base import Fault, ScannerProtocol
+from drivers.thermal.base import Fault, Framer, ScannerProtocol
 from drivers.thermal.calibrate import Calibrator, Region
 from drivers.thermal.decoding import Decoded, decode_chunk, decode_silence
 from drivers.thermal.link import close_port, device_missing, open_port
@@ -150,16 +150,16 @@ class ScannerReader:
                 self._read_once(port, framer)
                 self._check_silence()
 
-    def _read_once(self, port, framer) -> int:
+    def _read_once(self, port, framer: Optional[Framer]) -> int:
         """Read what is there (waiting up to the port timeout); returns messages completed."""
         data = port.read(max(1, port.in_waiting))
         t = self.clock.now()
+        if data:
+            self._emit("<", t, data)
+        if framer is None or self.protocol is None or self.calibrator is None:
+            return 0  # no protocol: the bytes are only tapped
         if not data:  # silence: it may complete a reply that is framed by time (Optris)
-            return 0 if framer is None else self._results(
-                decode_silence(self.protocol, framer, self.calibrator, t), t)
-        self._emit("<", t, data)
-        if framer is None:
-            return 0
+            return self._results(decode_silence(self.protocol, framer, self.calibrator, t), t)
         return self._results(decode_chunk(self.protocol, framer, self.calibrator, data, t), t)
 
     def _results(self, decoded_messages, t: float) -> int:
@@ -169,10 +169,13 @@ class ScannerReader:
             self._result(decoded, t)
         return completed
 
-    def _poll_loop(self, port, framer) -> None:
-        interval, reply_timeout = self.protocol.poll_interval_s(), self.protocol.reply_timeout_s()
+    def _poll_loop(self, port, framer: Optional[Framer]) -> None:
+        protocol, calibrator = self.protocol, self.calibrator
+        if protocol is None or calibrator is None or framer is None:
+            return  # not reached: _session polls only with a (polled) protocol, which gives both
+        interval, reply_timeout = protocol.poll_interval_s(), protocol.reply_timeout_s()
         gap = gap_s(self.config.baudrate)
-        request = self.protocol.poll_request()
+        request = protocol.poll_request()
         next_poll = time.monotonic()
         while not self._stop.is_set():
             if self._stop.wait(max(0.0, next_poll - time.monotonic())):
@@ -182,7 +185,7 @@ class ScannerReader:
             # stray bytes (a late end of the last reply, noise) are read now, outside the next reply's window
             while port.in_waiting and not self._stop.is_set():
                 self._read_once(port, framer)
-            self._results(decode_silence(self.protocol, framer, self.calibrator, self.clock.now(), final=True),
+            self._results(decode_silence(protocol, framer, calibrator, self.clock.now(), final=True),
                           self.clock.now())
             for fault in framer.start_transaction():
                 self._fault(fault, self.clock.now())
@@ -194,7 +197,7 @@ class ScannerReader:
                 completed = self._read_once(port, framer)
             if not completed and not self._stop.is_set():  # the reply timeout ends the reply's window
                 t = self.clock.now()
-                completed = self._results(decode_silence(self.protocol, framer, self.calibrator, t, final=True), t)
+                completed = self._results(decode_silence(protocol, framer, calibrator, t, final=True), t)
             if not completed and not self._stop.is_set():
                 self._fault(Fault("timeouts", f"no reply within {reply_timeout} s"), self.clock.now())
             self._check_silence()

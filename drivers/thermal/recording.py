@@ -79,8 +79,13 @@ class RecordingWriter:
     """Thread-safe writer; ``tap(direction, t, payload)`` plugs into ``ScannerReader(tap=...)``."""
 
     def __init__(self, out: Union[str, Path, IO[str]], header: Header, t0: float) -> None:
-        self._own = not hasattr(out, "write")
-        self._file: IO[str] = open(out, "w", encoding="ascii", newline="\n") if self._own else out
+        self._file: IO[str]
+        if isinstance(out, (str, Path)):
+            self._own = True  # the writer opens the file, and closes it
+            self._file = open(out, "w", encoding="ascii", newline="\n")
+        else:
+            self._own = False
+            self._file = out
         self._t0 = t0
         self._lock = threading.Lock()
         if not header.started:

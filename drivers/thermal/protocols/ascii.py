@@ -87,6 +87,7 @@ def _fahrenheit(celsius: Optional[float]) -> Optional[float]:
 class AsciiProtocol(ScannerProtocol):
     key = "ascii"
     Options = AsciiOptions
+    options: AsciiOptions
 
     def __init__(self, options: AsciiOptions) -> None:
         super().__init__(options)

@@ -88,6 +88,7 @@ class GyFramer(Framer):
 class GyMcu90640Protocol(ScannerProtocol):
     key = "gy-mcu90640"
     Options = GyOptions
+    options: GyOptions
     is_array = True
 
     def framer(self, baudrate: int = 115200) -> GyFramer:

@@ -130,6 +130,7 @@ class ModbusFramer(Framer):
 class ModbusRtuProtocol(ScannerProtocol):
     key = "modbus-rtu"
     Options = ModbusOptions
+    options: ModbusOptions
     polled = True
 
     def _count(self) -> int:

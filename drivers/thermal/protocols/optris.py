@@ -48,6 +48,7 @@ def encode_temperature(value_c: float) -> bytes:
 class OptrisProtocol(ScannerProtocol):
     key = "optris"
     Options = OptrisOptions
+    options: OptrisOptions
     polled = True
 
     def framer(self, baudrate: int = 9600) -> ReplyFramer:
