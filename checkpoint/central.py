@@ -14,12 +14,17 @@ import logging
 import socket
 import threading
 import time
+import weakref
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Callable, Optional
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
 from checkpoint.db import check_schema, make_engine, migrate, owns_schema
+
+if TYPE_CHECKING:
+    from checkpoint.health import ComponentReporter
 
 log = logging.getLogger("checkpoint.forwarder")  # the forwarder's records keep the forwarder's logger name
 
@@ -64,16 +69,35 @@ def _cut(dbapi_connection) -> None:
 
 def _insert(dialect: str):
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise ValueError(f"store-and-forward needs PostgreSQL or SQLite centrally, not {dialect}")
-    return insert
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert
+    raise ValueError(f"store-and-forward needs PostgreSQL or SQLite centrally, not {dialect}")
 
 
 class CentralLink:
     """The ``Forwarder``'s central engine and its watchdog (its state is set up by ``Forwarder``)."""
+
+    # set up by Forwarder.__init__
+    _central_url: str
+    _connect_timeout_s: int
+    _statement_timeout_s: float
+    _slow_s: float
+    _stalled_s: float
+    _central: Optional[Engine]
+    _engine_lock: threading.Lock
+    _schema_checked: bool
+    _connections: weakref.WeakSet
+    _calls: dict[int, list]  # thread -> [started (monotonic), what, state reported]
+    _call_lock: threading.Lock
+    _stop: threading.Event
+    _reporter: ComponentReporter
+    _clock: Callable[[], float]
+    reachable: bool
 
     def _engine(self) -> Engine:
         with self._engine_lock:  # the forwarding thread and occupancy()'s caller

@@ -51,7 +51,7 @@ from typing import Callable, Optional
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from checkpoint.backoff import Backoff
 from checkpoint.central import (  # noqa: F401  (re-exported: checkpoint.forwarder.X still works)
@@ -67,12 +67,12 @@ from checkpoint.central import (  # noqa: F401  (re-exported: checkpoint.forward
 from checkpoint.counts import occupancy, override_delta
 from checkpoint.db import SchemaNotReady
 from checkpoint.health import ComponentReporter, short_error
-from checkpoint.models import ALLOWED, Entry, Exit, GateStatus
+from checkpoint.models import ALLOWED, Entry, Exit, GateStatus, table_of
 from checkpoint.redact import scrub
 
 log = logging.getLogger(__name__)
 
-FORWARDED: tuple[Table, ...] = (Entry.__table__, Exit.__table__)  # overrides are written centrally by the web app
+FORWARDED: tuple[Table, ...] = (table_of(Entry), table_of(Exit))  # overrides are written centrally by the web app
 NOT_COPIED = ("id", "forwarded_at")
 
 
@@ -146,7 +146,7 @@ class Forwarder(CentralLink):
 
     def publish_status(self, status: GateStatus) -> None:
         """Replace the heartbeat to upsert centrally (only the newest matters)."""
-        values = {column.name: getattr(status, column.name) for column in GateStatus.__table__.columns}
+        values = {column.name: getattr(status, column.name) for column in table_of(GateStatus).columns}
         with self._lock:
             self._status = values
         self._wake.set()
@@ -184,7 +184,7 @@ class Forwarder(CentralLink):
 
     def _run(self) -> None:
         backoff = Backoff(self._retry_max_s, self._retry_initial_s)
-        failing = False
+        failing: bool | str = False  # or the "not ready" message last logged
         while not self._stop.is_set():
             self._wake.clear()
             self._settled = False  # flush() waits until this pass's outcome is on the health panel
@@ -250,10 +250,12 @@ class Forwarder(CentralLink):
         if not self.reachable:
             return None
         with Session(self._local) as session:
-            waiting_in = session.exec(select(func.count()).select_from(Entry).where(
-                Entry.forwarded_at.is_(None), Entry.local_date == day, Entry.outcome == ALLOWED)).one()[0]
-            waiting_out = session.exec(select(func.count()).select_from(Exit).where(
-                Exit.forwarded_at.is_(None), Exit.local_date == day)).one()[0]
+            # execute: Session.exec runs a SQLAlchemy select the same way, but its types take SQLModel's select only
+            waiting_in = session.execute(select(func.count()).select_from(Entry).where(
+                col(Entry.forwarded_at).is_(None), col(Entry.local_date) == day,
+                col(Entry.outcome) == ALLOWED)).one()[0]
+            waiting_out = session.execute(select(func.count()).select_from(Exit).where(
+                col(Exit.forwarded_at).is_(None), col(Exit.local_date) == day)).one()[0]
             overridden_here = override_delta(session, day)
         with self._central_call("the occupancy read"), Session(self._engine()) as session:
             inside = occupancy(session, day, gate_id)
@@ -308,7 +310,7 @@ class Forwarder(CentralLink):
 
     @staticmethod
     def _upsert_status(connection: Connection, values: dict) -> None:
-        table = GateStatus.__table__
+        table = table_of(GateStatus)
         insert = _insert(connection.dialect.name)
         statement = insert(table).values(values)
         changed = {name: statement.excluded[name] for name in values if name != "gate_id"}

@@ -31,7 +31,7 @@ import threading
 import time
 from collections import deque
 from datetime import datetime, timezone
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -159,7 +159,8 @@ class Recorder(JournalUse, VerifiedWrite):
         Raises what the purge raised, or TimeoutError."""
         if self._retention is None:
             raise RuntimeError("no entry retention configured ([privacy] entry_retention_days = 0)")
-        done, box = threading.Event(), {}
+        done = threading.Event()
+        box: dict[str, Any] = {}
         with self._cond:
             self._purge_requests.append((done, box))
             self._cond.notify_all()
@@ -175,6 +176,7 @@ class Recorder(JournalUse, VerifiedWrite):
 
     def _run_retention(self) -> None:
         """The retention purge, in the writer thread: daily, and for each waiting request."""
+        assert self._retention is not None  # _run calls this only with a retention job
         with self._cond:
             requests, self._purge_requests = self._purge_requests, []
         box: dict = {}

@@ -9,14 +9,20 @@ queue; a settled replacement file that holds an entry log is adopted.
 from __future__ import annotations
 
 import logging
-from typing import Optional
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Optional
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from checkpoint.health import short_error
 from checkpoint.models import Entry, Exit, GateStatus
-from checkpoint.recorder_faults import KEPT, DatabaseFileError
+from checkpoint.recorder_faults import KEPT, DatabaseFileError, SqliteFile
+
+if TYPE_CHECKING:
+    from checkpoint.journal import Journal
 
 log = logging.getLogger("checkpoint.recorder")  # the recorder's records keep the recorder's logger name
 
@@ -25,6 +31,16 @@ Row = Entry | Exit
 
 class VerifiedWrite:
     """The ``Recorder``'s methods that write and verify a batch (its state is set up by ``Recorder``)."""
+
+    # set up by Recorder.__init__
+    _engine: Engine
+    _file: Optional[SqliteFile]
+    _journal: Optional[Journal]
+    _cond: threading.Condition
+    _pending: deque[Row]
+    _unjournaled: set[str]
+    _recheck: set[str]
+    _unannounced: set[str]
 
     def _where_kept(self) -> str:
         if self._journal is None:
@@ -116,5 +132,6 @@ class VerifiedWrite:
         for model in (Entry, Exit):
             uids = [row.uid for row in batch if isinstance(row, model) and (all_rows or row.uid in self._recheck)]
             for start in range(0, len(uids), 500):
-                present.update(session.exec(select(model.uid).where(model.uid.in_(uids[start:start + 500]))).all())
+                present.update(session.exec(select(col(model.uid))
+                                            .where(col(model.uid).in_(uids[start:start + 500]))).all())
         return present
