@@ -26,6 +26,7 @@ def test_help_exits_zero(command):
     assert "usage: checkpoint" in result.stdout
 
 
+@pytest.mark.slow
 def test_init_db_creates_the_schema(tmp_path):
     url = f"sqlite:///{tmp_path / 'x.db'}"
     result = subprocess.run([sys.executable, "-m", "checkpoint", "init-db", "--database", url],

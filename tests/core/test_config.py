@@ -82,6 +82,7 @@ REAL_DEVICES = ('[scanner]\nurl = "/dev/ttyUSB0"\n[camera]\nsource = "0"\n'
                 '[door]\nmode = "pulse"\n[door.relay]\ndriver = "lcus"\nurl = "/dev/ttyUSB1"\n')
 
 
+@pytest.mark.slow
 def test_simulated_devices_are_refused_unless_asked_for(tmp_path):
     path = write(tmp_path, f'data_dir = "{tmp_path}"\n[door]\nmode = "pulse"\n')  # the defaults: all three simulated
     checked = subprocess.run([sys.executable, "-m", "checkpoint", "config", "check", str(path)],
@@ -172,6 +173,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ("[rules.fever]\nmode = \"deny\"\nthreshold_c = 37.55\n",
      "'rules.fever.threshold_c' (line 3): Value error, the threshold is set in steps of 0.1 °C: 37.55"),
 ])
+@pytest.mark.slow
 def test_config_check_exits_2_naming_key_and_line(tmp_path, text, expected):
     path = write(tmp_path, text)
     result = subprocess.run([sys.executable, "-m", "checkpoint", "config", "check", str(path)],

@@ -56,6 +56,7 @@ def gate(tmp_path):
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_deleted_database_is_down_keeps_entries_in_the_journal_and_a_restored_copy_gets_them_once(gate, tmp_path):
     recorder, health, db, journal = gate
     for i in range(5):
@@ -89,6 +90,7 @@ def test_deleted_database_is_down_keeps_entries_in_the_journal_and_a_restored_co
     assert Journal(journal).recover() == []  # emptied only once every row was read back from the real file
 
 
+@pytest.mark.slow
 def test_database_moved_away_is_down_and_written_once_when_it_is_back(gate, tmp_path):
     recorder, health, db, journal = gate
     recorder.submit(make_entry("before"))
@@ -215,6 +217,7 @@ DISK_FULL_CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_entries_decided_while_the_disk_is_full_survive_a_kill(small_disk):
     db, journal = small_disk / "checkpoint.db", small_disk / "journal-g.jsonl"
     url = f"sqlite:///{db}"

@@ -105,6 +105,7 @@ def read_only_log(tmp_path):
     set_writable(database_files(db), True)
 
 
+@pytest.mark.slow
 def test_writes_resume_after_a_read_only_spell_without_a_restart(read_only_log, tmp_path):
     db = read_only_log
     child = Child(f"sqlite:///{db}", str(tmp_path / "j.jsonl"))
@@ -124,6 +125,7 @@ def test_writes_resume_after_a_read_only_spell_without_a_restart(read_only_log, 
     assert sensor_ids(db) == sorted([f"during-{i}" for i in range(5)] + [f"after-{i}" for i in range(3)]), errors
 
 
+@pytest.mark.slow
 def test_a_stop_counts_only_what_the_journal_really_holds(read_only_log, tmp_path):
     """The journal's folder is read-only too: rows wait in memory only, and the
     stop says so; once the folder is writable they are put in the journal."""

@@ -8,6 +8,7 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 
+import pytest
 from polling import wait_until
 from test_db_faults import fill
 
@@ -36,6 +37,7 @@ def test_the_status_file_is_rewritten_in_place_on_a_full_disk(small_disk):
     assert read_status_files(small_disk)[0]["backlog"] == 86
 
 
+@pytest.mark.slow
 def test_health_shows_the_agents_own_view_while_the_log_is_locked(tmp_path):
     settings = Settings.model_validate({
         "data_dir": str(tmp_path), "gate": {"id": "gate-1", "name": "Pintu Utama"},

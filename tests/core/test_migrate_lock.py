@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from sqlalchemy import inspect
 
 from checkpoint.db import head_revision, make_engine, open_database, schema_revision
@@ -38,6 +39,7 @@ def migrate_at_once(url: str, processes: int = 4, mode: str = "owner") -> list[s
     return results
 
 
+@pytest.mark.slow
 def test_processes_migrating_one_database_at_once_take_turns(db_url):
     mode = "auto" if db_url.startswith("sqlite") else "owner"  # SQLite: the web app's and agents' own open
     results = migrate_at_once(db_url, mode=mode)

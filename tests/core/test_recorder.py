@@ -5,6 +5,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
+import pytest
 from sqlmodel import Session, func, select
 
 from checkpoint.db import open_database
@@ -23,6 +24,7 @@ def count(engine):
         return session.exec(select(func.count()).select_from(Entry)).one()
 
 
+@pytest.mark.slow
 def test_locked_database_delays_but_never_drops(tmp_path):
     path = tmp_path / "log.db"
     engine = open_database(f"sqlite:///{path}", busy_timeout_s=0.05)
@@ -56,6 +58,7 @@ def _sensor_ids(engine):
         return session.exec(select(Entry.sensor_id)).all()
 
 
+@pytest.mark.slow
 def test_unreachable_database_keeps_entries_until_it_returns(tmp_path):
     missing_dir = tmp_path / "not-yet"
     url = f"sqlite:///{missing_dir / 'log.db'}"

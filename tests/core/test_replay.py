@@ -44,6 +44,7 @@ def test_replay_is_deterministic(tmp_path):
     assert first == second
 
 
+@pytest.mark.slow
 def test_check_fails_on_a_changed_expectation(tmp_path):
     copy = tmp_path / "session"
     shutil.copytree(SESSIONS / "no-mask", copy)
@@ -57,6 +58,7 @@ def test_check_fails_on_a_changed_expectation(tmp_path):
     assert json.loads(result.stdout)["decisions"][1]["reasons"] == ["no_mask"]
 
 
+@pytest.mark.slow
 def test_check_passes_from_the_command_line():
     result = subprocess.run([sys.executable, "-m", "checkpoint", "replay", str(SESSIONS / "capacity-full"),
                              "--check", "--log-level", "warning"], capture_output=True, text=True, timeout=120)
@@ -64,6 +66,7 @@ def test_check_passes_from_the_command_line():
     assert "4 decisions match expected.json" in result.stderr
 
 
+@pytest.mark.slow
 def test_the_readmes_replay_command_replays_every_session():
     """`checkpoint replay tests/fixtures/sessions/* --check`, exactly as the README writes it, from the
     repository's root: the glob also names make_sessions.py, which is skipped with a note."""
@@ -80,6 +83,7 @@ def test_the_readmes_replay_command_replays_every_session():
     assert "make_sessions.py: skipped, not a session fixture" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_path_that_is_no_session_alone_is_an_error(tmp_path):
     result = subprocess.run([sys.executable, "-m", "checkpoint", "replay", str(tmp_path), "--check"],
                             capture_output=True, text=True, timeout=60)

@@ -132,6 +132,7 @@ def files_text(folder: Path) -> str:
     return "\n".join(path.read_bytes().decode("utf-8", "replace") for path in folder.rglob("*") if path.is_file())
 
 
+@pytest.mark.slow
 def test_the_agents_log_and_health_never_show_the_central_password(tmp_path, caplog):
     url = f"postgresql+psycopg://gate:{CENTRAL_ENCODED}@127.0.0.1:{closed_port()}/checkpoint"
     log_text, health = run_agent_until_central_down(tmp_path, url, caplog)
@@ -140,6 +141,7 @@ def test_the_agents_log_and_health_never_show_the_central_password(tmp_path, cap
     assert not leaked(files_text(tmp_path / "data"))  # the local log's heartbeat row, the journal, status files
 
 
+@pytest.mark.slow
 def test_a_centre_not_migrated_yet_is_reported_without_the_password(tmp_path, pg_url, caplog):
     from sqlalchemy.engine import make_url
 

@@ -64,6 +64,7 @@ def gate(tmp_path, virtual_relay):
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_decisions_drive_the_door_and_the_entry_says_so(gate):
     runtime, device, engine = gate
     assert wait_until(lambda: runtime.health.get("door").state == OK, 5)
@@ -96,6 +97,7 @@ def test_decisions_drive_the_door_and_the_entry_says_so(gate):
     assert [(a.entry_uid, a.opened) for a in override] == [(denied.uid, True)]
 
 
+@pytest.mark.slow
 def test_relay_unplugged_under_a_live_agent_shows_in_health_and_recovers(gate):
     runtime, device, engine = gate
     assert wait_until(lambda: door_in_heartbeat(engine) == OK, 5)

@@ -222,6 +222,7 @@ def server():
     httpd.server_close()
 
 
+@pytest.mark.slow
 def test_http_relay_shelly_switch_set(server):
     port = server.server_address[1]
     relay = HttpRelay(f"http://127.0.0.1:{port}/rpc/Switch.Set?id={{channel}}&on={{on}}&toggle_after={{open_s}}",
@@ -232,12 +233,14 @@ def test_http_relay_shelly_switch_set(server):
                                  ("GET", "/rpc/Switch.Set?id=0&on=false&toggle_after=3")]
 
 
+@pytest.mark.slow
 def test_http_relay_tasmota_template_and_post(server):
     port = server.server_address[1]
     HttpRelay(f"http://127.0.0.1:{port}/cm?cmnd=Power{{channel}}%20{{state}}", method="POST", channel=1).set(True)
     assert Recorder.requests == [("POST", "/cm?cmnd=Power1%201")]
 
 
+@pytest.mark.slow
 def test_http_relay_faults(server):
     port = server.server_address[1]
     relay = HttpRelay(f"http://127.0.0.1:{port}/relay?on={{on}}", timeout_s=0.3)

@@ -121,6 +121,7 @@ def test_missing_source_reports_down_without_raising(tmp_path, health):
         cam.stop()
 
 
+@pytest.mark.slow
 def test_stall_is_reported_when_frames_stop_coming(tmp_path, health):
     registry, reporter = health
     path = tmp_path / "slow.avi"

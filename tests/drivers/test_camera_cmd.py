@@ -53,6 +53,7 @@ def run_test(capsys, cfg: Path, seconds: float = 1.5) -> tuple[int, str]:
     return code, capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_no_face_video_reports_resolution_rate_and_no_visitor(tmp_path, capsys):
     rng = np.random.default_rng(1)
     frames = [np.clip(rng.normal(120, 25, (480, 640, 3)), 0, 255).astype(np.uint8) for _ in range(30)]
@@ -67,6 +68,7 @@ def test_no_face_video_reports_resolution_rate_and_no_visitor(tmp_path, capsys):
     assert "too close" not in out and "min_face_px" not in out.split("visitor found")[1].split("(needs")[0]
 
 
+@pytest.mark.slow
 def test_frame_rate_below_camera_fps_is_a_warning(tmp_path, capsys):
     frames = [np.full((240, 320, 3), 100, np.uint8) for _ in range(20)]
     video = write_video(tmp_path / "slow.avi", frames, fps=5.0)
@@ -76,6 +78,7 @@ def test_frame_rate_below_camera_fps_is_a_warning(tmp_path, capsys):
     assert "warning: frame rate captured" in out and "below camera.fps = 15" in out
 
 
+@pytest.mark.slow
 def test_a_camera_that_gives_nothing_exits_1(tmp_path, capsys):
     cfg = config(tmp_path, tmp_path / "missing.avi", extra="stall_s = 0.5\n")
     code = main(["camera", "test", "--seconds", "1", "-c", str(cfg)])

@@ -91,6 +91,7 @@ def greedy_nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> list[
     return keep
 
 
+@pytest.mark.slow
 def test_nms_matches_a_plain_greedy_reference_on_random_boxes():
     rng = np.random.default_rng(3)
     for _ in range(200):
@@ -147,6 +148,7 @@ def test_onnx_detector_reproduces_the_mediapipe_tflite_file():
     assert diff < detector_export.MAX_DIFFERENCE
 
 
+@pytest.mark.slow
 def test_exporter_rebuilds_the_shipped_detector(tmp_path):
     pytest.importorskip("onnx", reason="the exporter needs onnx (pip install .[train])")
     out = tmp_path / "detector.onnx"

@@ -48,6 +48,7 @@ def agent_settings(tmp_path, mqtt: dict, webhooks: dict, door: dict | None = Non
     })
 
 
+@pytest.mark.slow
 @pytest.mark.mqtt
 def test_entries_door_override_exit_and_health_reach_mqtt_and_the_webhook(tmp_path, broker, mqtt_topics,
                                                                             receiver):
@@ -126,6 +127,7 @@ class BlackHole:
             connection.close()
 
 
+@pytest.mark.slow
 def test_a_hung_broker_and_receiver_hold_up_no_decision(tmp_path):
     hole = BlackHole()
     settings = agent_settings(tmp_path, {"port": hole.port}, {"url": f"http://127.0.0.1:{hole.port}/hook"})

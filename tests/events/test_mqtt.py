@@ -34,6 +34,7 @@ def entry_uids(subscriber, prefix) -> list[str]:
     return [payload["uid"] for payload in subscriber.json(f"{prefix}/{GATE}/entry")]
 
 
+@pytest.mark.slow
 def test_broker_outage_during_a_stream_every_entry_arrives_once_in_order(tmp_path, broker, mqtt_topics):
     prefix, discovery, subscriber = mqtt_topics
     proxy = TcpProxy(broker[1]).start()
@@ -75,6 +76,7 @@ def test_broker_outage_during_a_stream_every_entry_arrives_once_in_order(tmp_pat
     assert subscriber.on(f"{prefix}/{GATE}/availability")[-1] == b"offline"  # a clean stop says so itself
 
 
+@pytest.mark.slow
 def test_entries_written_while_the_broker_was_down_leave_after_a_restart(tmp_path, broker, mqtt_topics):
     prefix, discovery, subscriber = mqtt_topics
     proxy = TcpProxy(broker[1])  # not listening yet: connections refused
@@ -101,6 +103,7 @@ def test_entries_written_while_the_broker_was_down_leave_after_a_restart(tmp_pat
         proxy.stop()
 
 
+@pytest.mark.slow
 def test_retained_state_last_will_and_home_assistant_discovery(tmp_path, broker, mqtt_topics):
     prefix, discovery, subscriber = mqtt_topics
     host, port = broker

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from gate_helpers import make_entry, make_exit
 from sqlalchemy import insert, select
 from sqlmodel import Session
@@ -68,6 +69,7 @@ def test_a_new_sink_starts_at_the_end_of_the_log_and_reads_this_gates_rows_in_ti
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_a_hole_in_the_ids_is_waited_for_then_passed(db_url):
     engine = open_database(db_url, migrate_schema=True)
     outbox = Outbox(engine, GATE, "mqtt", gap_wait_s=0.5)

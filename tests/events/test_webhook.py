@@ -13,6 +13,7 @@ import stat
 import threading
 import time
 
+import pytest
 from events_helpers import GATE, SECRET, Gate, gate_settings
 from polling import wait_until
 
@@ -45,6 +46,7 @@ def test_signature_is_hmac_sha256_of_the_body():
     assert header == "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
 
 
+@pytest.mark.slow
 def test_receiver_down_during_a_stream_every_entry_arrives_once_in_order(tmp_path, receiver):
     gate = Gate(hook_settings(tmp_path, receiver.url))
     try:
@@ -79,6 +81,7 @@ def test_receiver_down_during_a_stream_every_entry_arrives_once_in_order(tmp_pat
         gate.stop()
 
 
+@pytest.mark.slow
 def test_a_refused_event_becomes_a_dead_letter_and_the_next_ones_go(tmp_path, receiver):
     gate = Gate(hook_settings(tmp_path, receiver.url, max_attempts=3))
     try:

@@ -74,6 +74,7 @@ def central_uids(engine) -> list[str]:
         return list(connection.execute(select(Entry.uid).order_by(Entry.id)).scalars())
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_killed_mid_burst_and_restarted_loses_and_doubles_nothing(tmp_path, pg_url):
     path = tmp_path / "gate.db"

@@ -31,6 +31,7 @@ def inside(runtime: AgentRuntime) -> int:
     return runtime.agent.occupancy.at(time.time())  # the figure the capacity rule decides on
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_each_gate_counts_the_whole_building_through_the_central_log(tmp_path, pg_url, proxy):
     central = open_database(pg_url, migrate_schema=True)  # the owner's step (checkpoint init-db); gates never migrate

@@ -100,6 +100,7 @@ def test_the_timeouts_are_named_settings_and_reach_the_engine(pg_url):
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_a_table_lock_turns_central_slow_then_down_and_nothing_is_lost(tmp_path, pg_url):
     import psycopg
 
@@ -131,6 +132,7 @@ def test_a_table_lock_turns_central_slow_then_down_and_nothing_is_lost(tmp_path,
         central.dispose()
 
 
+@pytest.mark.slow
 def test_a_black_hole_proxy_turns_central_slow_then_down_and_nothing_is_lost(tmp_path, pg_url):
     central = open_database(pg_url, migrate_schema=True)
     local = local_log(tmp_path, 5)

@@ -139,6 +139,7 @@ def status_row(engine, gate_id):
         return row.backlog, json.loads(row.components).get("central", {}).get("state")
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_central_outage_under_a_live_agent_loses_and_doubles_nothing(tmp_path, pg_url, proxy, caplog):
     """Pull the central database away mid-stream: entries wait, the screen shows the backlog,

@@ -6,6 +6,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -58,6 +59,7 @@ def add(total: dict, part: dict) -> dict:
     return total
 
 
+@pytest.mark.slow
 def test_three_gates_forward_the_union_of_their_logs(tmp_path, pg_url):
     registry = HealthRegistry()
     locals_, forwarders, errors = {}, {}, []

@@ -35,6 +35,7 @@ def test_simulate_script_errors_exit_2(tmp_path, capsys):
     assert "line 2" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", ["optris", "ascii"])
 def test_simulate_then_record_then_replay(protocol, tmp_path):
     script = tmp_path / "visitors.script"

@@ -105,6 +105,7 @@ def exercise(protocol, rng: random.Random, n: int) -> dict[str, int]:
     return tally
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", PROTOCOLS)
 def test_mutation_fuzz_never_raises(key):
     rng = random.Random(f"checkpoint-{key}")

@@ -15,6 +15,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from checkpoint.clock import LiveClock
 from checkpoint.config import ScannerConfig
 from checkpoint.health import OK
@@ -199,6 +201,7 @@ def test_optris_late_byte_is_discarded_not_decoded(tmp_path):
     assert counts == {"stray_bytes": 1, "length_errors": 1}
 
 
+@pytest.mark.slow
 def test_live_reader_never_decodes_a_late_byte(registry, collector):
     with ScriptedDevice([
         [(0.002, b"\x05\x56")],
@@ -220,6 +223,7 @@ def test_live_reader_never_decodes_a_late_byte(registry, collector):
 
 # --- scanner replay waits for the reader -----------------------------------------------------------
 
+@pytest.mark.slow
 def test_replay_device_waits_for_the_reader_to_open_the_port(registry, collector):
     with ReplayDevice(FIXTURES / "ascii_adafruit.rec") as device:
         time.sleep(1.2)  # the first readings are due at 0.5-1.0 s: a reader that opens later must still get them
@@ -232,6 +236,7 @@ def test_replay_device_waits_for_the_reader_to_open_the_port(registry, collector
     assert device.done.is_set()
 
 
+@pytest.mark.slow
 def test_scanner_replay_command_waits_for_the_reader(tmp_path, registry, collector):
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-m", "checkpoint", "scanner", "replay",

@@ -25,6 +25,7 @@ def hot(collector, value, after=0.0):
     return lambda: any(abs(r.object_c - value) < 0.01 and r.t >= after for r in collector.items)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_reader_gets_visitor_from_virtual_scanner(protocol, virtual, reader_for, collector, registry):
     device = virtual(protocol, idle_c=26.0, idle_interval_s=0.1)
@@ -57,6 +58,7 @@ def test_unplug_is_reported_and_readings_resume_within_two_seconds(protocol, vir
     assert collector.wait_for(lambda: collector.health[-1][0] == OK, 1)
 
 
+@pytest.mark.slow
 def test_corrupt_replies_and_exceptions_are_counted_and_degrade(virtual, reader_for, collector, registry):
     device = virtual("modbus-rtu", idle_c=36.0)
     device.reply_mode = "corrupt"
@@ -120,6 +122,7 @@ def test_callback_errors_do_not_stop_the_reader(virtual, registry):
         reader.stop()
 
 
+@pytest.mark.slow
 def test_open_scanner_virtual_url_starts_its_own_device(collector, registry):
     config = ScannerConfig(url="virtual", protocol="mlx90640-text", options={"keep_frame": True})
     reader = open_scanner(config, LiveClock(), registry.reporter("scanner"), collector)
@@ -175,6 +178,7 @@ def test_loop_url_transport_carries_a_frame():
     assert float(frames[0].frame.max()) == pytest.approx(36.6)
 
 
+@pytest.mark.slow
 def test_real_speed_replay_of_a_noisy_recording_on_a_pty(reader_for, collector, registry):
     with ReplayDevice(FIXTURES / "ascii_noisy.rec") as device:
         reader_for(device.path, "ascii")
@@ -186,6 +190,7 @@ def test_real_speed_replay_of_a_noisy_recording_on_a_pty(reader_for, collector, 
         assert device.done.wait(2)
 
 
+@pytest.mark.slow
 def test_real_speed_replay_answers_polls(reader_for, collector):
     with ReplayDevice(FIXTURES / "modbus_rtu_noisy.rec", speed=2.0) as device:
         reader_for(device.path, "modbus-rtu", options={"poll_interval_s": 0.1, "reply_timeout_s": 0.15})
@@ -211,6 +216,7 @@ def test_spy_url_wraps_a_pty_and_logs_traffic(virtual, reader_for, collector, tm
     assert "TX" in log.read_text() or "RX" in log.read_text()
 
 
+@pytest.mark.slow
 def test_refused_connection_backs_off_up_to_the_cap(reader_for, collector, registry):
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))

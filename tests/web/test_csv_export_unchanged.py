@@ -78,6 +78,7 @@ def hostile(engine):
 @pytest.mark.parametrize("query, chunk", [("sort=oldest", 2000), ("sort=newest", 7), ("sort=hottest", 4),
                                           ("sort=coolest&gate=gate-2", 3), ("outcome=denied", 2),
                                           ("reason=mask_incorrect&sort=oldest", 1)])
+@pytest.mark.slow
 def test_the_export_is_what_the_csv_module_writes(app, client, auth, engine, hostile, monkeypatch, language, query,
                                                   chunk):
     rows, overrides = hostile

@@ -44,6 +44,7 @@ def today_rows(engine):
     return rows
 
 
+@pytest.mark.slow
 def test_an_override_counts_everywhere_by_its_final_outcome(client, auth, engine, today_rows):
     turned, let_in = today_rows[2], today_rows[3]
     auth.login("admin")  # may see the screen, the log, the CSV, the API and the reports

@@ -40,6 +40,7 @@ def token(client) -> str:
     return csrf_from(client.get("/").get_data(as_text=True))
 
 
+@pytest.mark.slow
 def test_a_locked_log_answers_503_within_the_wait_and_stores_nothing(app, client, auth, engine, locked):
     app.config["EXIT_WAIT_S"] = 1.0
     auth.login("guard")
@@ -58,6 +59,7 @@ def test_a_locked_log_answers_503_within_the_wait_and_stores_nothing(app, client
     assert len(exits(engine)) == 1
 
 
+@pytest.mark.slow
 def test_json_clients_get_a_json_503(app, client, auth, engine, locked):
     app.config["EXIT_WAIT_S"] = 0.5
     auth.login("guard")
@@ -72,6 +74,7 @@ def test_json_clients_get_a_json_503(app, client, auth, engine, locked):
     assert [e.uid for e in exits(engine)] == [ok.get_json()["uid"]]
 
 
+@pytest.mark.slow
 def test_a_lock_released_within_the_wait_records_the_exit_once(app, client, auth, engine, locked):
     app.config["EXIT_WAIT_S"] = 5.0
     auth.login("guard")
@@ -83,6 +86,7 @@ def test_a_lock_released_within_the_wait_records_the_exit_once(app, client, auth
     assert len(rows) == 1 and rows[0].by_user == "guard"
 
 
+@pytest.mark.slow
 def test_a_locked_exit_table_on_postgresql_answers_503(app_factory, tmp_path, pg_url):
     """The central web app on PostgreSQL: a table lock ends each try within the wait (lock_timeout)."""
     import psycopg

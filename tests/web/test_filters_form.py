@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from web_helpers import make_entry, store
 
 
@@ -18,6 +19,7 @@ def test_a_reversed_range_keeps_the_boxes_as_typed(client, auth):
         assert "to: before from" in html
 
 
+@pytest.mark.slow
 def test_today_yesterday_and_a_week_are_one_click_away(client, auth, engine):
     (entry,) = store(engine, make_entry())
     auth.login("manager")

@@ -112,6 +112,7 @@ RANGES = [("2026-01-26", "2026-02-06"), ("2026-01-31", "2026-02-02"), ("2026-02-
           ("2000-01-01", "2099-12-31")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["chosen", "always_walk", "overrides_per_row"])
 def test_every_plan_pages_exactly_the_matching_entries(log, monkeypatch, mode):
     engine, rows, final = log

@@ -7,10 +7,10 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from prometheus_client.parser import text_string_to_metric_families
+from web_helpers import PASSWORD, make_entry, store, store_status
 
 from checkpoint.models import Override
 from checkpoint.recorder import gate_status
-from web_helpers import PASSWORD, make_entry, store, store_status
 
 
 def basic(user: str) -> dict:

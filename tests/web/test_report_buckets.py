@@ -105,6 +105,7 @@ def test_buckets_add_up_to_the_days():
     assert len(buckets(days, "week")) == 53 and len(buckets(days, "month")) == 12
 
 
+@pytest.mark.slow
 def test_the_log_pages_across_a_bucket_boundary(app, client, auth, engine, boundaries):
     """The week 2026-01-26 – 2026-02-01 in the log, 2 rows a page: the entries of the next week's first minutes
     (inside the UTC window the time index reads) never show, and every entry of the week shows once, in order."""
@@ -128,6 +129,7 @@ def test_the_log_pages_across_a_bucket_boundary(app, client, auth, engine, bound
                                                     "2026-02-02T00:30:00"]
 
 
+@pytest.mark.slow
 def test_the_kept_counts_are_daily_range_s_as_the_log_grows(db_url):
     """CountsCache against daily_range: after the first read, new entries, exits and overrides, more of them,
     and a retention purge that moves old days into daily_count."""

@@ -10,6 +10,7 @@ import re
 import time
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from web_helpers import ZONE, hours_ago, make_entry, store, store_status
 
 from checkpoint.recorder import gate_status
@@ -71,6 +72,7 @@ def test_an_override_shows_the_entry_again_for_show_s(client, auth, engine):
     assert 'data-state="decision"' in html and "decision-allowed" in html and "face shield" in html
 
 
+@pytest.mark.slow
 def test_each_fault_that_stops_decisions_closes_the_card(client, auth, engine):
     auth.login("guard")
     store(engine, make_entry())  # a fresh "allowed" that must not show while the gate cannot decide

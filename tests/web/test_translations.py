@@ -38,6 +38,7 @@ def pages(client, entry_uid: str) -> list[str]:
     return ["/", "/screen/live", "/entries", "/reports", f"/override?entry={entry_uid}", "/nope", "/admin/users"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("language", ["id", "en"])
 def test_no_page_shows_an_untranslated_key(client, auth, engine, gate, language):
     auth.login("admin")
@@ -77,6 +78,7 @@ def test_component_names_and_known_messages_are_translated(client, auth, gate):
     assert "kamera simulasi" in health and "simulated camera" not in health
 
 
+@pytest.mark.slow
 def test_the_gate_is_shown_by_its_name(client, auth, engine, gate):
     auth.login("admin")
     live = client.get("/screen/live").get_data(as_text=True)

@@ -14,6 +14,7 @@ import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlmodel import Session, select
 from web_helpers import store
 
@@ -60,6 +61,7 @@ def test_healthz_reports_database_and_gate_components_without_login(client, engi
     assert document["status"] == "degraded"
 
 
+@pytest.mark.slow
 def test_a_gate_on_simulated_devices_shows_a_banner_on_every_page(client, engine, auth):
     page = client.get("/visitor").get_data(as_text=True)
     assert "simulated-banner" not in page and "SIMULATED" not in page  # a real gate: no banner
@@ -109,6 +111,7 @@ def test_secure_cookies_when_configured(tmp_path, app_factory):
     assert cookie is not None and cookie.secure and cookie.http_only and cookie.same_site == "Lax"
 
 
+@pytest.mark.slow
 def test_pages_load_no_external_assets(client, auth):
     auth.login("admin")
     for path in ("/", "/entries", "/reports", "/admin/users", "/login"):
@@ -150,6 +153,7 @@ def test_user_command_adds_user_with_password_from_stdin(tmp_path, monkeypatch, 
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_web_command_serves_the_app(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -184,6 +188,7 @@ def test_wsgi_module_reads_checkpoint_config(tmp_path, monkeypatch):
         module.app.extensions["checkpoint"].close()
 
 
+@pytest.mark.slow
 def test_gate_status_in_past_day_is_irrelevant_to_counts(client, auth, engine):
     yesterday = datetime.now(timezone.utc) - timedelta(days=1, hours=1)
     from web_helpers import make_entry

@@ -17,6 +17,7 @@ def test_pages_need_login_and_redirect_to_it(client, users, path):
     assert response.headers["Location"].startswith("/login?next=")
 
 
+@pytest.mark.slow
 def test_login_then_back_to_the_page_asked_for(client, auth):
     response = client.get("/reports?from=2026-01-01")
     target = response.headers["Location"]
@@ -27,6 +28,7 @@ def test_login_then_back_to_the_page_asked_for(client, auth):
     assert client.get("/reports").status_code == 200
 
 
+@pytest.mark.slow
 def test_login_refuses_open_redirects(client, auth):
     token = auth.token()
     response = client.post("/login", data={"username": "guard", "password": PASSWORD, "csrf_token": token,
@@ -34,12 +36,14 @@ def test_login_refuses_open_redirects(client, auth):
     assert response.headers["Location"] == "/"
 
 
+@pytest.mark.slow
 def test_wrong_password_is_refused(client, auth):
     response = auth.login("guard", "wrong-password")
     assert response.status_code == 401
     assert client.get("/").status_code == 302
 
 
+@pytest.mark.slow
 def test_login_rate_limited_per_user_and_address(client, auth):
     for _ in range(5):
         assert auth.login("manager", "nope-nope").status_code == 401
@@ -57,6 +61,7 @@ def test_post_without_csrf_token_is_refused(client, auth, engine):
     assert client.post("/exit", data={}).status_code == 400
 
 
+@pytest.mark.slow
 def test_roles(client, auth):
     auth.login("guard")
     assert client.get("/").status_code == 200
@@ -97,6 +102,7 @@ def test_kiosk_screen_opens_without_login_today_only_and_read_only(tmp_path, app
     assert client.post("/exit", data={"csrf_token": token}).status_code == 302
 
 
+@pytest.mark.slow
 def test_api_accepts_basic_auth_and_answers_401_without(client, users):
     assert client.get("/api/entries").status_code == 401
     assert client.get("/api/entries").headers["WWW-Authenticate"].startswith("Basic")
@@ -108,6 +114,7 @@ def test_api_accepts_basic_auth_and_answers_401_without(client, users):
     assert client.get("/api/entries", headers={"Authorization": f"Basic {guard}"}).status_code == 403
 
 
+@pytest.mark.slow
 def test_language_from_browser_user_and_default(client, auth, engine, app):
     assert "Masuk" in client.get("/login").get_data(as_text=True)  # no Accept-Language: the gate's default (id)
     html = client.get("/login", headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(as_text=True)

@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
+import pytest
 from web_helpers import make_entry, store, store_status
 
 from checkpoint.models import Exit, Override
@@ -97,6 +98,7 @@ def test_stream_replays_what_a_reconnecting_client_missed(engine):
     assert broker.subscriber_count == 0
 
 
+@pytest.mark.slow
 def test_events_endpoint_streams_a_recorder_commit(app, live_server, auth, client):
     engine = app.extensions["checkpoint"].engine
     recorder = Recorder(engine).start()

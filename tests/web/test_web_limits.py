@@ -80,6 +80,7 @@ def capped(tmp_path, app_factory):
 
 # -- event streams ------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_streams_over_the_per_address_and_total_caps_are_refused_while_pages_answer(capped):
     app, server = capped
     broker, port = app.extensions["checkpoint"].broker, server.server.port
@@ -105,6 +106,7 @@ def test_streams_over_the_per_address_and_total_caps_are_refused_while_pages_ans
             s.close()
 
 
+@pytest.mark.slow
 def test_a_closed_stream_frees_its_slot(capped):
     app, server = capped
     broker, port = app.extensions["checkpoint"].broker, server.server.port
@@ -122,6 +124,7 @@ def test_a_closed_stream_frees_its_slot(capped):
     assert wait_for(lambda: broker.open_streams == 0)
 
 
+@pytest.mark.slow
 def test_new_entries_still_reach_open_streams_beside_refused_ones(capped):
     app, server = capped
     port, engine = server.server.port, app.extensions["checkpoint"].engine
@@ -213,6 +216,7 @@ def test_multipart_field_and_part_limits(client):
     assert response.status_code == 413 and "too large" in response.get_json()["error"]
 
 
+@pytest.mark.slow
 def test_a_200_mb_post_is_refused_before_its_body_is_read(live_server):
     port = live_server.server.port
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
@@ -230,6 +234,7 @@ def test_a_200_mb_post_is_refused_before_its_body_is_read(live_server):
 
 # -- Cache-Control, banner -----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_no_store_on_every_page_and_api_answer_with_health_data(client, auth, engine):
     (entry,) = store(engine, make_entry())
     auth.login("admin")
@@ -248,6 +253,7 @@ def test_no_store_on_every_page_and_api_answer_with_health_data(client, auth, en
     static.close()
 
 
+@pytest.mark.slow
 def test_built_in_server_sends_no_version_banner(tmp_path):
     from checkpoint.service import WebServer
 

@@ -64,6 +64,7 @@ def csv_rows(client, query: str) -> list[dict]:
     ("from=2026-03-03&to=2026-03-03&outcome=denied&gate=gate-1&reason=fever",
      lambda e: e.local_date == "2026-03-03" and e.outcome == "denied" and e.gate_id == "gate-1"),
 ])
+@pytest.mark.slow
 def test_filters_and_csv_return_exactly_the_matching_rows(client, auth, sample, query, predicate):
     auth.login("manager")
     want = expected(sample, predicate)
@@ -109,6 +110,7 @@ def test_csv_header_local_times_and_overrides(client, auth, engine, sample):
     assert "HYPERLINK" in html and "guard" in html
 
 
+@pytest.mark.slow
 def test_sorting_and_keyset_pages_cover_every_row_once(app, client, auth, engine):
     base = datetime(2026, 4, 1, 2, 0, tzinfo=timezone.utc)
     rows = store(engine, *[make_entry(base + timedelta(seconds=i // 2),

@@ -65,6 +65,7 @@ def get(port: int, path: str, source: str = "127.0.0.1"):
     return conn, conn.getresponse()
 
 
+@pytest.mark.slow
 def test_gunicorn_with_16_threads_keeps_answering_under_40_streams(tmp_path):
     pytest.importorskip("gunicorn", reason="the production server needs the prod extra (pip install '.[prod]')")
     port = free_port()

@@ -72,6 +72,7 @@ def test_api_entries_paginated_and_filtered(client, auth, week):
     assert client.get("/api/entries?outcome=nope").get_json()["error"].startswith("outcome")
 
 
+@pytest.mark.slow
 def test_api_counts_and_health(client, auth, week):
     auth.login("manager")
     document = client.get("/api/counts?from=2026-05-04&to=2026-05-05").get_json()
@@ -80,6 +81,7 @@ def test_api_counts_and_health(client, auth, week):
     assert client.get("/api/health").get_json()["database"]["state"] == "ok"
 
 
+@pytest.mark.slow
 def test_admin_adds_disables_and_resets_users(client, auth):
     auth.login("admin")
     page = client.get("/admin/users").get_data(as_text=True)
@@ -110,12 +112,14 @@ def test_admin_adds_disables_and_resets_users(client, auth):
                                       "csrf_token": token_other}).status_code == 302
 
 
+@pytest.mark.slow
 def test_settings_page_masks_the_secret(client, auth):
     auth.login("admin")
     html = client.get("/admin/settings").get_data(as_text=True)
     assert "test-secret-key" not in html and "********" in html and PASSWORD not in html
 
 
+@pytest.mark.slow
 def test_incorrect_masks_in_the_report_and_the_api(client, auth, engine, week):
     day = START + timedelta(days=1, hours=3)
     new = store(engine, make_entry(day, outcome="denied", reasons="mask_incorrect", mask_class="mask_incorrect",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlmodel import Session, select
 from web_helpers import csrf_from, earlier_today, make_entry, store
 
@@ -11,6 +12,7 @@ from checkpoint.models import Entry, Exit, Override
 from checkpoint.recorder import gate_status
 
 
+@pytest.mark.slow
 def test_latest_decision_in_both_languages_with_temperature_and_mask(client, auth, engine):
     store(engine, make_entry(earlier_today(0.2), body_c=36.6),
           make_entry(outcome="denied", reasons="fever,no_mask", body_c=38.4, mask_class="no_mask"))
@@ -23,6 +25,7 @@ def test_latest_decision_in_both_languages_with_temperature_and_mask(client, aut
     assert "38.4 °C" in decision and "No mask" in decision
 
 
+@pytest.mark.slow
 def test_colours_for_allowed_remeasure_and_flagged(client, auth, engine):
     auth.login("guard")
     store(engine, make_entry())
@@ -34,6 +37,7 @@ def test_colours_for_allowed_remeasure_and_flagged(client, auth, engine):
     assert "decision-caution" in client.get("/screen/live").get_data(as_text=True)
 
 
+@pytest.mark.slow
 def test_todays_counts_occupancy_and_capacity(client, auth, engine):
     now = time.time()
     store(engine, gate_status("gate-1", "Pintu Utama", "Asia/Jakarta", {}, 0, 40, None, now))
@@ -47,6 +51,7 @@ def test_todays_counts_occupancy_and_capacity(client, auth, engine):
     assert reasons.index("No mask") < reasons.index("Fever")  # most frequent first
 
 
+@pytest.mark.slow
 def test_a_building_wide_limit_counts_every_gate_once(client, auth, engine):
     now = time.time()
     store(engine, *[gate_status(g, g, "Asia/Jakarta", {}, 0, 100, None, now, capacity_scope="building")
@@ -65,6 +70,7 @@ def test_a_building_wide_limit_counts_every_gate_once(client, auth, engine):
     assert 'Di dalam (seluruh gedung): <strong id="occupancy">5<' in everyone and "/ 120" in everyone
 
 
+@pytest.mark.slow
 def test_health_panel_silent_gate_backlog_and_components(client, auth, engine):
     components = {"scanner": {"state": "degraded", "message": "checksum errors", "last_ok_age_s": 2.0,
                               "counters": {"bad_frames": 7}}}
@@ -80,6 +86,7 @@ def test_health_panel_silent_gate_backlog_and_components(client, auth, engine):
     assert "SILENT" not in health[:health.index("Pintu Samping")]
 
 
+@pytest.mark.slow
 def test_override_is_kept_beside_the_original(client, auth, engine):
     (entry,) = store(engine, make_entry(outcome="denied", reasons="no_mask", mask_class="no_mask"))
     auth.login("guard")
@@ -102,6 +109,7 @@ def test_override_is_kept_beside_the_original(client, auth, engine):
     assert 'id="occupancy">1<' in html
 
 
+@pytest.mark.slow
 def test_override_needs_a_reason_and_a_known_outcome(client, auth, engine):
     (entry,) = store(engine, make_entry(outcome="denied", reasons="fever"))
     auth.login("guard")
@@ -128,6 +136,7 @@ def test_exit_recorded_and_occupancy_drops(client, auth, engine):
     assert 'id="occupancy">1<' in client.get("/screen/live").get_data(as_text=True)
 
 
+@pytest.mark.slow
 def test_one_gate_only(client, auth, engine):
     store(engine, make_entry(gate_id="gate-1", body_c=36.1), make_entry(gate_id="gate-2", body_c=36.9))
     auth.login("guard")

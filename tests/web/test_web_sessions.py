@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 
+import pytest
 from sqlmodel import Session, select
 from web_helpers import PASSWORD, csrf_from
 
@@ -42,6 +43,7 @@ def test_a_cookie_copied_before_sign_out_is_refused_after_it(client, auth, app):
     assert client.get("/entries").status_code == 302
 
 
+@pytest.mark.slow
 def test_sign_out_ends_the_accounts_sessions_in_every_browser(client, auth, app):
     auth.login("manager")
     second = app.test_client()
@@ -54,6 +56,7 @@ def test_sign_out_ends_the_accounts_sessions_in_every_browser(client, auth, app)
     assert client.get("/entries").status_code == 200
 
 
+@pytest.mark.slow
 def test_disable_then_enable_brings_no_old_session_back(client, auth, app, engine):
     auth.login("manager")
     thief = copy_of(client, app)
@@ -65,6 +68,7 @@ def test_disable_then_enable_brings_no_old_session_back(client, auth, app, engin
     assert client.get("/entries").status_code == 200
 
 
+@pytest.mark.slow
 def test_disable_then_enable_on_the_admin_page(client, auth, app, engine):
     manager = app.test_client()
     token = csrf_from(manager.get("/login").get_data(as_text=True))
@@ -78,6 +82,7 @@ def test_disable_then_enable_on_the_admin_page(client, auth, app, engine):
     assert manager.get("/entries").status_code == 302
 
 
+@pytest.mark.slow
 def test_a_role_change_ends_the_session(client, auth, app, engine):
     auth.login("manager")
     thief = copy_of(client, app)
@@ -87,6 +92,7 @@ def test_a_role_change_ends_the_session(client, auth, app, engine):
     assert client.get("/entries").status_code == 403  # signed in again, now as a guard
 
 
+@pytest.mark.slow
 def test_own_password_change_keeps_this_session_and_ends_the_others(client, auth, app, engine):
     auth.login("admin")
     copy = copy_of(client, app)

@@ -50,6 +50,7 @@ def basic(client, username, password, address="127.0.0.1"):
                       environ_base={"REMOTE_ADDR": address})
 
 
+@pytest.mark.slow
 def test_one_address_trying_many_user_names_gets_429_with_retry_after(app_factory, tmp_path):
     app, clock = build(app_factory, tmp_path)
     client = app.test_client()
@@ -70,6 +71,7 @@ def test_one_address_trying_many_user_names_gets_429_with_retry_after(app_factor
     assert sign_in(client, "user997", "wrong-password", OUTSIDER).status_code == 401
 
 
+@pytest.mark.slow
 def test_a_success_does_not_reset_the_address_count(app_factory, tmp_path):
     app, _ = build(app_factory, tmp_path, login_address_failures=3)
     client = app.test_client()
@@ -80,6 +82,7 @@ def test_a_success_does_not_reset_the_address_count(app_factory, tmp_path):
     assert sign_in(client, "a4", "wrong-password", OUTSIDER).status_code == 429
 
 
+@pytest.mark.slow
 def test_an_outsider_cannot_lock_an_administrator_out(app_factory, tmp_path):
     app, clock = build(app_factory, tmp_path)
     # the administrator has signed in from this browser before: it holds a device cookie for the account
@@ -114,6 +117,7 @@ def test_an_outsider_cannot_lock_an_administrator_out(app_factory, tmp_path):
     assert sign_in(laptop, "admin", PASSWORD, "10.0.0.6").status_code == 302
 
 
+@pytest.mark.slow
 def test_five_failures_from_the_shared_proxy_address_no_longer_keep_the_admin_out(app_factory, tmp_path):
     """The issue's case: behind the proxy everyone is 127.0.0.1; an outsider's 5 wrong passwords for the admin
     used to refuse even the right one for 300 s."""
@@ -133,6 +137,7 @@ def test_five_failures_from_the_shared_proxy_address_no_longer_keep_the_admin_ou
     assert sign_in(laptop, "admin", PASSWORD).status_code == 302
 
 
+@pytest.mark.slow
 def test_the_delay_grows_and_is_capped(app_factory, tmp_path):
     app, clock = build(app_factory, tmp_path, login_free_failures=2, login_delay_s=2, login_max_delay_s=10,
                        login_address_failures=1000)
@@ -150,6 +155,7 @@ def test_the_delay_grows_and_is_capped(app_factory, tmp_path):
     assert sign_in(client, "manager", PASSWORD).status_code == 302
 
 
+@pytest.mark.slow
 def test_names_without_an_account_answer_the_same(app_factory, tmp_path):
     app, _ = build(app_factory, tmp_path, login_address_failures=1000)
     client = app.test_client()
@@ -158,6 +164,7 @@ def test_names_without_an_account_answer_the_same(app_factory, tmp_path):
         assert codes == [401] * 5 + [429], name
 
 
+@pytest.mark.slow
 def test_a_forged_device_cookie_gives_no_exemption(app_factory, tmp_path):
     app, _ = build(app_factory, tmp_path, login_address_failures=1000)
     attacker = app.test_client()
@@ -166,6 +173,7 @@ def test_a_forged_device_cookie_gives_no_exemption(app_factory, tmp_path):
     assert codes[-1] == 429
 
 
+@pytest.mark.slow
 def test_a_known_browser_loses_its_exemption_after_its_own_failures(app_factory, tmp_path):
     app, _ = build(app_factory, tmp_path, login_address_failures=1000)
     browser = app.test_client()
@@ -174,6 +182,7 @@ def test_a_known_browser_loses_its_exemption_after_its_own_failures(app_factory,
     assert codes == [401] * 5 + [429]
 
 
+@pytest.mark.slow
 def test_unlock_from_the_console_clears_the_delay(app_factory, tmp_path, capsys):
     app, _ = build(app_factory, tmp_path, login_address_failures=1000)
     client = app.test_client()
@@ -186,6 +195,7 @@ def test_unlock_from_the_console_clears_the_delay(app_factory, tmp_path, capsys)
     assert sign_in(client, "admin", PASSWORD, ADMIN_DESK).status_code == 302
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trusted", [0, 1])
 def test_x_forwarded_for_is_believed_only_from_trusted_proxies(app_factory, tmp_path, caplog, trusted):
     app, _ = build(app_factory, tmp_path, login_address_failures=3, trusted_proxies=trusted)
