@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 from datetime import date, datetime, timezone
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -27,12 +27,27 @@ from checkpoint.db import open_database
 from checkpoint.entries import local_date_hour
 from checkpoint.faces import FaceStore
 from checkpoint.forwarder import Forwarder
-from checkpoint.health import ComponentHealth, HealthRegistry, StatusFile, short_error, status_document, status_path
+from checkpoint.health import (
+    ComponentHealth,
+    ComponentReporter,
+    HealthRegistry,
+    StatusFile,
+    short_error,
+    status_document,
+    status_path,
+)
 from checkpoint.journal import Journal, journal_path
 from checkpoint.messages import MaskObservation, SensorStatus
 from checkpoint.recorder import Recorder, gate_status
 from checkpoint.retention import RetentionJob
 from checkpoint.simulated import CAMERA, DOOR, SCANNER, simulated_devices
+
+if TYPE_CHECKING:
+    from checkpoint.door import DoorWorker
+    from checkpoint.door_overrides import OverrideWatcher
+    from checkpoint.events_out import EventsOut
+    from drivers.thermal.reader import ScannerReader
+    from drivers.vision import CameraWatcher
 
 log = logging.getLogger(__name__)
 SENSORS = ("scanner", "camera")
@@ -40,25 +55,26 @@ SENSORS = ("scanner", "camera")
 
 class AgentRuntime:
     def __init__(self, settings: Settings, clock: Optional[Clock] = None, engine: Optional[Engine] = None,
-                 heartbeat_s: float = 1.0) -> None:
+                 heartbeat_s: float = 1.0, simulated: Optional[dict[str, str]] = None) -> None:
         self.settings = settings
         self.clock = clock or LiveClock()
         self.engine = engine
         self.health = HealthRegistry()
         self.heartbeat_s = heartbeat_s
-        self._queue: "queue.Queue[Event]" = queue.Queue()
+        self._queue: "queue.Queue[Event | _OccupancyRefresh]" = queue.Queue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.scanner = None
-        self.camera = None
-        self._simulated_camera = None
-        self.simulated = simulated_devices(settings)  # software stand-ins, marked in health for the screens
+        self.scanner: Optional[ScannerReader] = None
+        self.camera: Optional[CameraWatcher] = None
+        self._simulated_camera: Optional[ComponentReporter] = None
+        # software stand-ins, marked in health for the screens (the demo names its own)
+        self.simulated = simulated_devices(settings) if simulated is None else simulated
         self.recorder: Optional[Recorder] = None
         self.forwarder: Optional[Forwarder] = None
         self.agent: Optional[Agent] = None
-        self.door = None  # checkpoint.door.DoorWorker when [door] mode is not off
-        self._door_watch = None
-        self.events = None  # checkpoint.events_out.EventsOut when [mqtt] or [webhooks] is enabled
+        self.door: Optional[DoorWorker] = None  # when [door] mode is not off
+        self._door_watch: Optional[OverrideWatcher] = None
+        self.events: Optional[EventsOut] = None  # when [mqtt] or [webhooks] is enabled
         self.started_at: Optional[datetime] = None
 
     # -- lifecycle -------------------------------------------------------------
@@ -88,7 +104,8 @@ class AgentRuntime:
                                        connect_timeout_s=database.central_connect_timeout_s,
                                        statement_timeout_s=database.central_statement_timeout_s,
                                        slow_s=database.central_slow_s).start()
-            self.recorder.on_committed(lambda rows: self.forwarder.kick())
+            forwarder = self.forwarder
+            self.recorder.on_committed(lambda rows: forwarder.kick())
         day, _ = local_date_hour(now, settings.zone)
         self.faces = FaceStore(settings.data_path) if settings.privacy.store_face_images else None
         inside = self._occupancy_in_log(day)
@@ -125,7 +142,7 @@ class AgentRuntime:
             self.events.stop()
         log.info("agent stopped")
 
-    def put(self, event: Event) -> None:
+    def put(self, event: Event | _OccupancyRefresh) -> None:
         """Hand an event to the decision thread (any thread may call this)."""
         self._queue.put(event)
 
@@ -141,7 +158,8 @@ class AgentRuntime:
             return
         from drivers.thermal import open_scanner
 
-        self.scanner = open_scanner(self.settings.scanner, self.clock, self.health.reporter("scanner", simulated=SCANNER in self.simulated), self.put)
+        self.scanner = open_scanner(self.settings.scanner, self.clock,
+                                    self.health.reporter("scanner", simulated=SCANNER in self.simulated), self.put)
         self.scanner.start()
 
     def _start_camera(self) -> None:
@@ -168,7 +186,9 @@ class AgentRuntime:
         from checkpoint.door_overrides import OverrideWatcher
         from drivers.door import open_relay
 
-        self.door = DoorWorker(door, open_relay(door.relay, door.open_s), self.health.reporter("door", simulated=DOOR in self.simulated),
+        assert self.agent is not None and self.engine is not None  # start() made them
+        self.door = DoorWorker(door, open_relay(door.relay, door.open_s),
+                               self.health.reporter("door", simulated=DOOR in self.simulated),
                                clock=self.clock.now).start()
         worker = self.door
         self.agent.on_decision(lambda entry, _decision: worker.decided(entry.uid, entry.outcome,
@@ -192,11 +212,13 @@ class AgentRuntime:
             return
         from checkpoint.events_out import EventsOut
 
+        agent = self.agent
+        assert agent is not None and self.recorder is not None  # start() made them
         self.events = EventsOut(settings, self.engine, self.health, clock=self.clock.now,
-                                occupancy=lambda: self.agent.occupancy.inside, door=self.door)
+                                occupancy=lambda: agent.occupancy.inside, door=self.door)
         self.recorder.on_committed(self.events.kick)
         self.health.on_change(self.events.health_changed)
-        self.agent.on_decision(self.events.decided)  # supervisor alerts ([alerts])
+        agent.on_decision(self.events.decided)  # supervisor alerts ([alerts])
         self.events.start()
 
     def _stop_door(self) -> None:
@@ -214,6 +236,7 @@ class AgentRuntime:
             self.put(SensorStatus(self.clock.now(), component.name, component.state, component.message))
 
     def _decide_loop(self) -> None:
+        assert self.agent is not None  # start() made it before this thread
         while not (self._stop.is_set() and self._queue.empty()):
             try:
                 event = self._queue.get(timeout=0.05)
@@ -254,6 +277,7 @@ class AgentRuntime:
             return None
 
     def _publish_status(self) -> None:
+        assert self.engine is not None and self.recorder is not None  # start() made them
         gate = self.settings.gate
         now = self.clock.now()
         components, backlog = self.health.snapshot(now), self.backlog()
@@ -292,6 +316,7 @@ class AgentRuntime:
         """Re-read occupancy from the log (exits recorded on the screens, other
         gates) in its own thread: a slow central database must not hold up the
         heartbeat."""
+        assert self.agent is not None and self.recorder is not None  # start() made them before this thread
         while not self._stop.wait(self.heartbeat_s):
             changes = self.agent.changes  # before the backlog check: the agent submits, then counts
             if self.recorder.backlog == 0:

@@ -45,11 +45,12 @@ def _wait_for_signal() -> None:
 
 
 def run_until_signal(settings: Settings, with_agent: bool, with_web: bool,
-                     extra_start=None, extra_stop=None) -> int:
+                     extra_start=None, extra_stop=None, simulated: Optional[dict[str, str]] = None) -> int:
+    """``simulated``: the devices that are software stand-ins (None: as the configuration names them)."""
     from checkpoint.runtime import AgentRuntime
 
     engine = open_database(settings.database_url)
-    runtime = AgentRuntime(settings, engine=engine).start() if with_agent else None
+    runtime = AgentRuntime(settings, engine=engine, simulated=simulated).start() if with_agent else None
     web = WebServer(settings).start() if with_web else None
     if web:
         print(f"Checkpoint screen: {web.url}/", flush=True)
@@ -85,6 +86,7 @@ def ensure_demo_admin(settings: Settings) -> Optional[str]:
 
 
 def run_demo(settings: Settings, interval_s: float = 6.0, seed: Optional[int] = None) -> int:
+    from checkpoint.simulated import CAMERA, DOOR, SCANNER
     from checkpoint.simulator import VisitorSimulator
     from drivers.thermal.virtual import VirtualScanner
 
@@ -107,5 +109,8 @@ def run_demo(settings: Settings, interval_s: float = 6.0, seed: Optional[int] = 
     if password:
         print(f"Demo administrator created: user 'demo', password '{password}' (shown once)", flush=True)
     print(f"Data directory: {settings.data_path.resolve()}", flush=True)
+    simulated = {SCANNER: "the demo's virtual scanner", CAMERA: "the demo's simulated visitors"}
+    if settings.door.mode != "off":
+        simulated[DOOR] = "the demo's virtual relay"
     return run_until_signal(settings, with_agent=True, with_web=True,
-                            extra_start=start_simulator, extra_stop=stop_simulator)
+                            extra_start=start_simulator, extra_stop=stop_simulator, simulated=simulated)
