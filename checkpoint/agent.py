@@ -105,7 +105,7 @@ class Agent:
         t = visit.decided_t
         reading = choose_reading(visit.readings, rules)
         plausible = reading is not None and is_plausible(reading.body_c, rules)
-        high = plausible and is_high(reading.body_c, rules)
+        high = plausible and reading is not None and is_high(reading.body_c, rules)
         if high and rules.fever.retest:
             visit = replace(visit, is_retest=self.retests.consume(t))
         decision = decide(visit, Context(occupancy=self.occupancy.at(t)), rules, self._rules_json)

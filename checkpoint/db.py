@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -121,7 +121,7 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0, pool_size: Optional[in
             event.listen(engine, "connect", remember_file)
             event.listen(engine, "checkout", same_file)
         return engine
-    kwargs = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if pool_size:
         kwargs["pool_size"] = pool_size
     if parsed.get_backend_name() == "postgresql":

@@ -38,7 +38,7 @@ from checkpoint.models import Entry, Exit
 log = logging.getLogger(__name__)
 
 Row = Entry | Exit
-KINDS: dict[str, type] = {"entry": Entry, "exit": Exit}
+KINDS: dict[str, type[Row]] = {"entry": Entry, "exit": Exit}
 COMMITTED = b'{"kind":"committed"}\n'  # every row above this line is in the database
 RESERVE_BYTES = 4 << 20
 FALLOC_FL_KEEP_SIZE = 1
@@ -174,7 +174,7 @@ class Journal:
             log.error("journal %s cannot be read, rows of an earlier run in it are not recovered: %s", self.path, exc)
             return []
         lines = data.split(b"\n")
-        rows = []
+        rows: list[Row] = []
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue

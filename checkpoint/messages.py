@@ -100,7 +100,7 @@ class MaskObservation:
     def mask_class(self) -> Optional[str]:
         if not self.probs:
             return None
-        return max(self.probs, key=self.probs.get)
+        return max(self.probs, key=self.probs.__getitem__)
 
     @property
     def confidence(self) -> float:

@@ -89,7 +89,7 @@ def watch(camera, mask, seconds: float, pipeline=None) -> CameraStats:
 
     from checkpoint.clock import LiveClock
     from checkpoint.health import HealthRegistry
-    from drivers.camera import CameraCapture
+    from drivers.camera import CameraCapture, Frame
     from drivers.mask.pipeline import MaskPipeline, choose_visitor
 
     pipeline = pipeline or MaskPipeline(mask, roi=camera.roi)
@@ -108,7 +108,7 @@ def watch(camera, mask, seconds: float, pipeline=None) -> CameraStats:
         deadline = start + seconds
         last_t: Optional[float] = None
         next_due = start
-        frame = first
+        frame: Optional[Frame] = first
         while True:
             if frame is not None:
                 t, image = frame
@@ -155,7 +155,7 @@ def _spread(values: list[float]) -> str:
 
 
 def warnings(stats: CameraStats, camera, mask) -> list[str]:
-    out = []
+    out: list[str] = []
     if not stats.frames_analysed:
         return out
     if stats.too_small:
@@ -185,6 +185,7 @@ def report(stats: CameraStats, camera, mask) -> str:
     if not stats.frames_analysed:
         lines.append(f"  no frame: {stats.health or 'the camera gave nothing'}")
         return "\n".join(lines)
+    assert stats.frame_size is not None  # set with each frame analysed
     w, h = stats.frame_size
     lines.append(f"  resolution        {w}x{h}" + ("" if (w, h) == (camera.width, camera.height)
                                                   else f" (asked {camera.width}x{camera.height})"))

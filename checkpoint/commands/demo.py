@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 NAME = "demo"
 HELP = "run everything with a virtual scanner and simulated visitors; dashboard on http://127.0.0.1:5000"
 DESCRIPTION = """Start the full pipeline on the embedded SQLite database: a virtual thermal
@@ -36,7 +38,7 @@ def run(args) -> int:
 
     relay = VirtualRelay("lcus", on_change=_door_changed)
     path = relay.start()
-    overrides = {"camera": {"source": "simulated"}, "web": {"kiosk": True}}
+    overrides: dict[str, dict[str, Any]] = {"camera": {"source": "simulated"}, "web": {"kiosk": True}}
     if args.port:
         overrides["web"]["port"] = args.port
     try:

@@ -111,7 +111,7 @@ def _detect(args) -> int:
             yaw, roll = head_pose(f.keypoints)
             rows.append({"x": round(f.x, 1), "y": round(f.y, 1), "w": round(f.w, 1), "h": round(f.h, 1),
                          "score": round(f.score, 4), "probs": {k: round(v, 4) for k, v in probs.items()},
-                         "class": max(probs, key=probs.get), "verdict": mask_verdict(probs),
+                         "class": max(probs, key=probs.__getitem__), "verdict": mask_verdict(probs),
                          "yaw_deg": None if yaw is None else round(yaw, 1),
                          "roll_deg": None if roll is None else round(roll, 1),
                          "visitor": f is visitor, "too_small": min(f.w, f.h) < config.min_face_px})

@@ -66,9 +66,9 @@ def run(args) -> int:
     try:
         with Session(engine) as session:
             if args.action == "list":
-                for user in session.exec(select(User).order_by(User.username)):
-                    state = "active" if user.active else "disabled"
-                    print(f"{user.username}\t{user.role}\t{user.language or '-'}\t{state}")
+                for listed in session.exec(select(User).order_by(User.username)):
+                    state = "active" if listed.active else "disabled"
+                    print(f"{listed.username}\t{listed.role}\t{listed.language or '-'}\t{state}")
                 return 0
             if args.action == "add":
                 create_user(session, args.name, _password(args), args.role, args.language)

@@ -43,12 +43,14 @@ class ScannerConfig(Section):
     """
 
     enabled: bool = Field(True, description="Read a thermal scanner; false decides without temperatures.")
-    url: str = Field("virtual", description="Serial URL for serial_for_url(); 'virtual' starts the built-in virtual scanner.")
+    url: str = Field("virtual", description="Serial URL for serial_for_url(); 'virtual' starts the built-in virtual "
+                                            "scanner.")
     protocol: str = Field(DEFAULT_PROTOCOL, description=PROTOCOL_HELP)
     baudrate: int = Field(9600, gt=0, description="Serial speed (8N1).")
     sensor_id: str = Field("scanner", min_length=1, max_length=64, description="Id of the sensor, logged with "
                                                                                 "every reading it gives.")
-    timeout_s: float = Field(2.0, gt=0, le=60, description="Silence after which the scanner is reported stale (MLX90614 sketches send every 0.5 s).")
+    timeout_s: float = Field(2.0, gt=0, le=60, description="Silence after which the scanner is reported stale "
+                                                           "(MLX90614 sketches send every 0.5 s).")
     reconnect_max_s: float = Field(5.0, gt=0, le=300, description="Longest wait between reconnection attempts.")
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig, description="From the sensor's raw "
                                                                                           "value to body temperature.")
@@ -63,8 +65,9 @@ def scanner_variants() -> dict[str, type[ScannerConfig]]:
     from drivers.thermal.registry import options_models
 
     def variant(key: str, options: type) -> type[ScannerConfig]:
+        tag: Any = Literal[key]  # a type made at run time, which no static annotation names
         return create_model(f"ScannerConfig[{key}]", __base__=ScannerConfig, __module__=__name__,
-                            protocol=(Literal[key], Field(key, description=PROTOCOL_HELP)),  # type: ignore[valid-type]
+                            protocol=(tag, Field(key, description=PROTOCOL_HELP)),
                             options=(options, Field(default_factory=options,
                                                     description=f"Options of the {key} protocol (docs/hardware.md).")))
 
@@ -74,7 +77,8 @@ def scanner_variants() -> dict[str, type[ScannerConfig]]:
 @functools.cache
 def _scanner_union() -> TypeAdapter:
     variants = tuple(scanner_variants().values())
-    return TypeAdapter(Annotated[Union[variants], Field(discriminator="protocol")])  # type: ignore[valid-type]
+    union: Any = Annotated[Union[variants], Field(discriminator="protocol")]  # made at run time, as the variants
+    return TypeAdapter(union)
 
 
 def _default_scanner() -> ScannerConfig:

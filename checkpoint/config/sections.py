@@ -128,7 +128,8 @@ class MaskRule(Section):
 
 
 class FaceRule(Section):
-    mode: Mode = Field("deny", description="No face seen, or seen only turned away: ask the visitor to face the camera.")
+    mode: Mode = Field("deny", description="No face seen, or seen only turned away: ask the visitor to face the "
+                                           "camera.")
     max_yaw_deg: float = Field(
         45.0, gt=0.0, le=90.0,
         description="A visitor seen only turned further than this (degrees left or right) is asked to face the "
@@ -159,14 +160,17 @@ class RulesConfig(Section):
 
 
 class VisitConfig(Section):
-    presence_c: float = Field(30.0, ge=0, le=40, description="Readings below this are the background: nobody at the scanner.")
+    presence_c: float = Field(30.0, ge=0, le=40, description="Readings below this are the background: nobody at "
+                                                             "the scanner.")
     episode_gap_s: float = Field(1.5, gt=0, description="Scanner silence this long ends one measurement.")
-    settle_readings: int = Field(1, ge=1, le=20, description="Plausible readings to collect before deciding (the highest counts).")
+    settle_readings: int = Field(1, ge=1, le=20, description="Plausible readings to collect before deciding (the "
+                                                             "highest counts).")
     reading_wait_s: float = Field(8.0, gt=0, description="A face with no reading for this long: ask to measure.")
     face_wait_s: float = Field(2.0, ge=0, description="After a reading, how long to wait for the face.")
     face_lookback_s: float = Field(3.0, ge=0, description="Frames this long before the reading belong to the visitor.")
     gap_s: float = Field(3.0, gt=0, description="No face for this long: the person has left.")
-    remeasure_s: float = Field(2.0, ge=0, description="After 're-measure', readings count as a new measurement after this.")
+    remeasure_s: float = Field(2.0, ge=0, description="After 're-measure', readings count as a new measurement "
+                                                      "after this.")
 
 
 class DatabaseConfig(Section):
@@ -208,7 +212,8 @@ class PrivacyConfig(Section):
 class WebConfig(Section):
     host: str = Field("127.0.0.1", description="Address the web app listens on (0.0.0.0: every interface).")
     port: int = Field(5000, ge=0, lt=65536, description="0 picks a free port (printed at start).")
-    secret_key: str = Field("", description="From the environment; generated into the data directory when empty.", repr=False)
+    secret_key: str = Field("", description="From the environment; generated into the data directory when empty.",
+                            repr=False)
     kiosk: bool = Field(False, description="Open the entry screen without login (today only).")
     secure_cookies: bool = Field(False, description="Send session cookies over HTTPS only.")
     max_event_streams: int = Field(
