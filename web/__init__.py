@@ -67,7 +67,9 @@ def create_app(settings: Optional[Settings] = None, test_config: Optional[dict] 
                     retry_after_s=app.config["EVENTS_RETRY_AFTER_S"])
     limiter = LoginLimiter.from_settings(settings.web)  # sign-in limits per address and account ([web] login_*)
     if settings.web.trusted_proxies:  # the client's address from X-Forwarded-For only behind trusted proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.web.trusted_proxies, x_proto=settings.web.trusted_proxies)
+        # Flask's documented way to add WSGI middleware; its types declare wsgi_app a method
+        app.wsgi_app = ProxyFix(app.wsgi_app,  # type: ignore[method-assign]
+                                x_for=settings.web.trusted_proxies, x_proto=settings.web.trusted_proxies)
     app.extensions["checkpoint"] = AppState(settings, engine, broker, limiter, app.config["GATE"])
 
     from web import admin, api, auth, csrf, entries, health, i18n, metrics, reports, screen, visitor

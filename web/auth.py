@@ -58,7 +58,10 @@ DEVICE_ACCOUNTS = 8  # accounts remembered per browser (a shared desk)
 
 
 def _devices_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="checkpoint.device")
+    key = current_app.secret_key
+    if key is None:  # create_app always sets it
+        raise RuntimeError("the app has no SECRET_KEY to sign the device cookie with")
+    return URLSafeTimedSerializer(key, salt="checkpoint.device")
 
 
 def _devices() -> list[list[str]]:

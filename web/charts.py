@@ -68,7 +68,7 @@ def stacked_bars(title: str, labels: Sequence[str], series: Sequence[tuple[str, 
             parts.append(f'<rect class="beside" x="{x + bar + 2:.1f}" y="{HEIGHT - BOTTOM - h:.1f}" width="{thin:.1f}" '
                          f'height="{h:.1f}" fill="{beside[1]}"><title>{escape(label)} · {escape(beside[0])}: '
                          f'{beside[2][i]}</title></rect>')
-        y = HEIGHT - BOTTOM
+        y: float = HEIGHT - BOTTOM
         for name, colour, values in series:
             h = plot_h * values[i] / top if top else 0
             if h > 0:

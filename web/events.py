@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterator, Optional
 
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from checkpoint.models import Entry, Exit, GateStatus, Override
 
@@ -95,8 +96,8 @@ def entry_event(row, cursor: Cursor, replay: bool = False) -> Event:
 # higher one was read: the poller looks this many ids behind its cursor for them.
 LATE_WINDOW = 100
 
-ENTRY_COLUMNS = (Entry.id, Entry.uid, Entry.gate_id, Entry.outcome, Entry.flagged, Entry.primary_reason,
-                 Entry.decided_at)
+ENTRY_COLUMNS = (col(Entry.id), col(Entry.uid), col(Entry.gate_id), col(Entry.outcome), col(Entry.flagged),
+                 col(Entry.primary_reason), col(Entry.decided_at))
 
 
 class Broker:
@@ -137,14 +138,15 @@ class Broker:
         self._ensure_started()
         subscriber = Subscriber(queue.Queue(self.queue_size), address=address)
         with self._lock:
-            if self._stop.is_set():
+            cursor = self._cursor  # set by _ensure_started; still None only when the broker was stopping
+            if self._stop.is_set() or cursor is None:
                 raise StreamRefused(503, "the live screen service is stopping", self.retry_after_s)
             self._check_caps(address)
             self._open += 1
             if address is not None:
                 self._per_address[address] = self._per_address.get(address, 0) + 1
             self._subscribers.add(subscriber)
-            return subscriber, self._cursor
+            return subscriber, cursor
 
     def _check_caps(self, address: Optional[str]) -> None:
         if (address is not None and self.max_per_address is not None
@@ -208,8 +210,8 @@ class Broker:
                 return
             with Session(self._engine) as session:
                 self._cursor = self._max_cursor(session)
-                self._seen_entries = set(session.exec(
-                    select(Entry.id).where(Entry.id > self._cursor.entry - LATE_WINDOW)).all())
+                ids = session.exec(select(col(Entry.id)).where(col(Entry.id) > self._cursor.entry - LATE_WINDOW))
+                self._seen_entries = {i for i in ids if i is not None}  # primary keys: never None
             self._thread = threading.Thread(target=self._run, name="sse-poller", daemon=True)
             self._thread.start()
 
@@ -239,12 +241,16 @@ class Broker:
         events: list[Event] = []
         with Session(self._engine) as session:
             cursor = self._cursor or Cursor()
-            entries = session.exec(select(*ENTRY_COLUMNS).where(Entry.id > cursor.entry - LATE_WINDOW)
-                                   .order_by(Entry.id).limit(500 + LATE_WINDOW)).all()
-            overrides = session.exec(select(Override.id, Override.entry_uid, Override.gate_id, Override.outcome)
-                                     .where(Override.id > cursor.override).order_by(Override.id).limit(500)).all()
-            exits = session.exec(select(Exit.id, Exit.gate_id).where(Exit.id > cursor.exit)
-                                 .order_by(Exit.id).limit(500)).all()
+            # execute: Session.exec runs a SQLAlchemy select the same way, but its types take SQLModel's
+            # select only, which types up to four columns
+            entries = session.execute(sa_select(*ENTRY_COLUMNS).where(col(Entry.id) > cursor.entry - LATE_WINDOW)
+                                      .order_by(col(Entry.id)).limit(500 + LATE_WINDOW)).all()
+            overrides = session.exec(select(col(Override.id), col(Override.entry_uid), col(Override.gate_id),
+                                            col(Override.outcome))
+                                     .where(col(Override.id) > cursor.override).order_by(col(Override.id))
+                                     .limit(500)).all()
+            exits = session.exec(select(col(Exit.id), col(Exit.gate_id)).where(col(Exit.id) > cursor.exit)
+                                 .order_by(col(Exit.id)).limit(500)).all()
             statuses = session.exec(select(GateStatus)).all()
         for row in entries:
             if row[0] in self._seen_entries:
@@ -255,10 +261,12 @@ class Broker:
             events.append(entry_event(row, cursor))
         self._seen_entries = {i for i in self._seen_entries if i > cursor.entry - LATE_WINDOW}
         for override_id, entry_uid, gate_id, outcome in overrides:
+            assert override_id is not None  # a primary key
             cursor = Cursor(cursor.entry, override_id, cursor.exit)
             events.append(Event("override", {"id": override_id, "entry_uid": entry_uid, "gate_id": gate_id,
                                              "outcome": outcome}, cursor, gate_id))
         for exit_id, gate_id in exits:
+            assert exit_id is not None  # a primary key
             cursor = Cursor(cursor.entry, cursor.override, exit_id)
             events.append(Event("exit", {"id": exit_id, "gate_id": gate_id}, cursor, gate_id))
         events.extend(self._status_changes(statuses, cursor))
@@ -299,8 +307,9 @@ class Broker:
         events: list[Event] = []
         with Session(self._engine) as session:
             if until.entry > since.entry:
-                rows = session.exec(select(*ENTRY_COLUMNS).where(Entry.id > since.entry, Entry.id <= until.entry)
-                                    .order_by(Entry.id.desc()).limit(limit)).all()
+                rows = session.execute(sa_select(*ENTRY_COLUMNS)
+                                       .where(col(Entry.id) > since.entry, col(Entry.id) <= until.entry)
+                                       .order_by(col(Entry.id).desc()).limit(limit)).all()
                 events += [entry_event(row, Cursor(row[0], since.override, since.exit), replay=True)
                            for row in reversed(rows)]
         if until.override > since.override or until.exit > since.exit:

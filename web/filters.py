@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Iterator, Optional, Sequence
 
 from sqlalchemy import func, literal, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from checkpoint.counts import overridden_in_range
 from checkpoint.models import NOTABLE, Entry, Override
@@ -96,7 +96,7 @@ def plan(session: Session, flt: EntryFilter) -> Plan:
     if session.get_bind().dialect.name != "sqlite":
         # PostgreSQL plans the same query from its statistics, for these values: a prepared statement's generic
         # plan (psycopg prepares a query it has run 5 times) cannot tell a rare band or reason from a common one
-        session.exec(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         return result
     if flt.by_time and flt.tmin is None and flt.tmax is None:
         return result  # no temperature range: nothing narrower than the dates to read instead
@@ -116,7 +116,9 @@ def _size(session: Session, index: str, flt: EntryFilter, by_time: bool) -> int:
     if index in (NOTABLE_TIME_INDEX, NOTABLE_TEMP_INDEX):
         terms.append(text(f"({NOTABLE})"))
     sized = select(literal(1)).select_from(table).where(*terms).limit(COLLECT_MAX + 1).subquery()
-    return session.exec(select(func.count()).select_from(sized)).scalar_one()
+    # execute, here and below: Session.exec runs a SQLAlchemy statement the same way, but its types take
+    # SQLModel's select only
+    return session.execute(select(func.count()).select_from(sized)).scalar_one()
 
 
 def page(session: Session, flt: EntryFilter, after: Optional[str], limit: int,
@@ -126,7 +128,7 @@ def page(session: Session, flt: EntryFilter, after: Optional[str], limit: int,
     keys, next_after = _page_keys(session, p, after, limit)
     if not keys:
         return [], next_after
-    by_id = {e.id: e for e in session.exec(select(Entry).where(Entry.id.in_([k[0] for k in keys]))).scalars()}
+    by_id = {e.id: e for e in session.execute(select(Entry).where(col(Entry.id).in_([k[0] for k in keys]))).scalars()}
     return [by_id[k[0]] for k in keys if k[0] in by_id], next_after
 
 
@@ -153,13 +155,14 @@ def iterate_rows(session: Session, flt: EntryFilter, columns: Sequence[str], chu
 
 def latest_overrides_in_range(session: Session, flt: EntryFilter) -> dict[str, Override]:
     """The latest override of each entry on the filter's dates (and gate), by entry uid: read once for an export."""
-    latest = select(Override.entry_uid, func.max(Override.id).label("last_id")).group_by(Override.entry_uid).subquery()
-    statement = (select(Override).join(latest, latest.c.last_id == Override.id)
-                 .join(Entry, Entry.uid == Override.entry_uid)
-                 .where(Entry.local_date >= flt.first, Entry.local_date <= flt.last))
+    latest = (select(col(Override.entry_uid), func.max(col(Override.id)).label("last_id"))
+              .group_by(col(Override.entry_uid)).subquery())
+    statement = (select(Override).join(latest, latest.c.last_id == col(Override.id))
+                 .join(Entry, col(Entry.uid) == col(Override.entry_uid))
+                 .where(col(Entry.local_date) >= flt.first, col(Entry.local_date) <= flt.last))
     if flt.gate:
-        statement = statement.where(Entry.gate_id == flt.gate)
-    return {o.entry_uid: o for o in session.exec(statement).scalars()}
+        statement = statement.where(col(Entry.gate_id) == flt.gate)
+    return {o.entry_uid: o for o in session.execute(statement).scalars()}
 
 
 def iterate(session: Session, flt: EntryFilter, chunk: int = 1000) -> Iterator[list[Entry]]:

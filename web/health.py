@@ -18,7 +18,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import timezone
-from typing import Optional
+from typing import Any, Optional
 
 from flask import Blueprint, current_app, g, has_app_context, jsonify
 from sqlalchemy import literal
@@ -186,7 +186,7 @@ def database_and_gates(gate: Optional[str] = None) -> tuple[str, bool, list[Gate
 def health_document(gate: Optional[str] = None) -> tuple[dict, bool]:
     """The health document and whether the database is up (for this app, and for the local agents)."""
     problem, _reachable, gates = database_and_gates(gate)
-    document = {"database": {"state": "down" if problem else "ok", "message": problem}, "gates": []}
+    document: dict[str, Any] = {"database": {"state": "down" if problem else "ok", "message": problem}, "gates": []}
     document["gates"] = [{
         "gate_id": g.gate_id, "name": g.name, "state": g.state, "silent": g.silent, "age_s": g.age_s,
         "backlog": g.backlog,

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
-from sqlalchemy import String, select, tuple_, type_coerce
+from sqlalchemy import Select, String, select, tuple_, type_coerce
 from sqlmodel import Session
 
 from checkpoint.models import Entry
@@ -41,7 +41,7 @@ def _after_terms(table, flt: EntryFilter, source: str, cursor) -> Optional[list]
     return [tuple_(*columns) < tuple_(*key) if flt.descending else tuple_(*columns) > tuple_(*key)]
 
 
-def page_statements(p: Plan, after: Optional[str], limit: int, columns: Sequence = ()) -> list[tuple[str, object]]:
+def page_statements(p: Plan, after: Optional[str], limit: int, columns: Sequence = ()) -> list[tuple[str, Select]]:
     """The page's queries by source (for ``page`` and for the bench's query plans): rows of id, decided_at (as
     the database holds it: ``moment`` reads it), body_c and ``columns`` (names of Entry columns), in order."""
     flt = p.flt
@@ -87,11 +87,13 @@ def _page_keys(session: Session, p: Plan, after: Optional[str], limit: int,
     the few rows added by override (``Plan.include``) need a merge here."""
     flt = p.flt
     cursor = _parse_cursor(after, flt.sort) if after else None
-    rows = []
+    rows: list[Any] = []  # (id, decided_at, body_c, *columns) rows, and Plan.include's tuples
     for source, statement in page_statements(p, after, limit, columns):
         if source == "null" and len(rows) > limit:
             continue  # a full page of rows with a temperature: those without one come after it
-        rows += session.exec(statement).all()
+        # execute, here and below: Session.exec runs a SQLAlchemy select the same way, but its types take
+        # SQLModel's select only
+        rows += session.execute(statement).all()
     if p.include:
         key = _order_key(flt)
         added = list(p.include)
@@ -102,7 +104,7 @@ def _page_keys(session: Session, p: Plan, after: Optional[str], limit: int,
         missing = [r[0] for r in rows if len(r) == 3] if columns else []
         if missing:  # the added rows on this page, with the columns asked for
             table = _table(BY_ID)
-            found = {r[0]: r for r in session.exec(
+            found = {r[0]: r for r in session.execute(
                 select(table.c.id, type_coerce(table.c.decided_at, String()), table.c.body_c,
                        *(table.c[name] for name in columns)).select_from(table).where(table.c.id.in_(missing)))}
             rows = [found.get(r[0], r) if len(r) == 3 else r for r in rows]
@@ -130,6 +132,7 @@ def _parse_cursor(token: str, sort: str):
     """A page cursor as cursor_token writes it: an aware time (or a finite temperature) and an id in range."""
     try:
         value, _, ident = token.rpartition("~")
+        key: Union[datetime, float]
         if sort in ("newest", "oldest"):
             key = datetime.fromisoformat(value)
             if key.tzinfo is None:

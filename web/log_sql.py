@@ -12,7 +12,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import Alias
 
-from checkpoint.models import NOTABLE, Entry, Override
+from checkpoint.models import NOTABLE, Entry, Override, table_of
 from checkpoint.reasons import family
 from web.log_filter import EntryFilter
 
@@ -71,7 +71,7 @@ def _compile_position_sqlite(element, compiler, **kw):
 
 
 def _table(index: Optional[str]):
-    table = _Hinted._construct(Entry.__table__, name="entry")
+    table = _Hinted._construct(table_of(Entry), name="entry")
     table.index = index
     return table
 

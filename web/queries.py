@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from checkpoint.counts import DailyCounts, daily_counts, occupancy
 from checkpoint.models import Entry, GateStatus, Override
@@ -35,8 +35,8 @@ def latest_overrides(session: Session, uids: Iterable[str]) -> dict[str, Overrid
     uids = list(set(uids))
     found: dict[str, Override] = {}
     for start in range(0, len(uids), 500):
-        rows = session.exec(select(Override).where(Override.entry_uid.in_(uids[start:start + 500]))
-                            .order_by(Override.id))
+        rows = session.exec(select(Override).where(col(Override.entry_uid).in_(uids[start:start + 500]))
+                            .order_by(col(Override.id)))
         for override in rows:
             found[override.entry_uid] = override
     return found
@@ -50,11 +50,11 @@ def with_overrides(session: Session, entries: list[Entry]) -> list[EntryView]:
 def recent_entries(session: Session, gate: Optional[str], limit: int,
                    only_day: Optional[str] = None) -> list[EntryView]:
     # by decision time: entries forwarded late from another gate, or a journal written at restart, take their place
-    statement = select(Entry).order_by(Entry.decided_at.desc(), Entry.id.desc()).limit(limit)
+    statement = select(Entry).order_by(col(Entry.decided_at).desc(), col(Entry.id).desc()).limit(limit)
     if gate:
-        statement = statement.where(Entry.gate_id == gate)
+        statement = statement.where(col(Entry.gate_id) == gate)
     if only_day:
-        statement = statement.where(Entry.local_date == only_day)
+        statement = statement.where(col(Entry.local_date) == only_day)
     return with_overrides(session, list(session.exec(statement)))
 
 

@@ -258,7 +258,7 @@ def _store_exit(row, wait_s: float) -> Optional[BaseException]:
         try:
             with engine.connect() as connection:
                 if sqlite:  # the busy timeout is the connection's: set for this try, then given back
-                    default_ms = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+                    default_ms = connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one()
                     connection.exec_driver_sql(f"PRAGMA busy_timeout={left_ms}")
                     connection.commit()
                 try:
