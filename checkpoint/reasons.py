@@ -156,3 +156,14 @@ def label(code: str, language: str) -> str:
 
 def split_codes(reasons: str) -> list[str]:
     return [code for code in reasons.split(",") if code]
+
+
+CLOSED_PROMPT = "closed"  # the spoken prompt for a decision with no reason to give (a guard's call)
+
+
+def voice_key(outcome: str, reasons: list[str]) -> str:
+    """The spoken prompt for a decision (the visitor screen's and the gate speaker's): welcome for an allowed
+    visitor, else the primary reason's, else "closed" (see the officer)."""
+    if outcome == "allowed":
+        return WELCOME
+    return canonical(reasons[0]) if reasons else CLOSED_PROMPT

@@ -38,6 +38,7 @@ from checkpoint.health import (
 )
 from checkpoint.journal import Journal, journal_path
 from checkpoint.messages import MaskObservation, SensorStatus
+from checkpoint.reasons import split_codes, voice_key
 from checkpoint.recorder import Recorder, gate_status
 from checkpoint.retention import RetentionJob
 from checkpoint.simulated import CAMERA, DOOR, SCANNER, simulated_devices
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from checkpoint.door import DoorWorker
     from checkpoint.door_overrides import OverrideWatcher
     from checkpoint.events_out import EventsOut
+    from drivers.speaker import Speaker
     from drivers.thermal.reader import ScannerReader
     from drivers.vision import CameraWatcher
 
@@ -75,6 +77,7 @@ class AgentRuntime:
         self.door: Optional[DoorWorker] = None  # when [door] mode is not off
         self._door_watch: Optional[OverrideWatcher] = None
         self.events: Optional[EventsOut] = None  # when [mqtt] or [webhooks] is enabled
+        self.speaker: Optional[Speaker] = None  # when [visitor] speaker is on
         self.started_at: Optional[datetime] = None
 
     # -- lifecycle -------------------------------------------------------------
@@ -116,6 +119,7 @@ class AgentRuntime:
         self.health.on_change(self._on_health_change)
         self._start_door()
         self._start_events()
+        self._start_speaker()
         self._start_scanner()
         self._start_camera()
         self._spawn(self._decide_loop, "decisions")
@@ -133,6 +137,8 @@ class AgentRuntime:
         for thread in self._threads:
             thread.join(timeout=5)
         self._stop_door()  # after the decisions: the door carries out what they asked, then locks
+        if self.speaker is not None:
+            self.speaker.stop()
         if self.recorder is not None:
             self._publish_status()
             self.recorder.stop()
@@ -220,6 +226,21 @@ class AgentRuntime:
         self.health.on_change(self.events.health_changed)
         agent.on_decision(self.events.decided)  # supervisor alerts ([alerts])
         self.events.start()
+
+    def _start_speaker(self) -> None:
+        """The gate's own speaker ([visitor] speaker): each decision's prompt, the visitor screen's recordings."""
+        visitor = self.settings.visitor
+        if not visitor.speaker:
+            return
+        from drivers.speaker import Speaker
+        from web.voice import prompt_path
+
+        languages = ("id", "en") if visitor.voice_language == "both" else (visitor.voice_language,)
+        speaker = Speaker(visitor.speaker_command, lambda key: [prompt_path(key, lang) for lang in languages],
+                          self.health.reporter("speaker"), self.clock.now).start()
+        self.speaker = speaker
+        self.agent.on_decision(lambda entry, _decision: speaker.say(
+            voice_key(entry.outcome, split_codes(entry.reasons or ""))))
 
     def _stop_door(self) -> None:
         if self._door_watch is not None:

@@ -91,14 +91,14 @@ def _rest(seconds: float) -> tuple[str, str]:
 def view_of(outcome: str, reasons: list[str], decided_at: datetime, rest_s: float, zone) -> dict:
     """What the visitor screen shows for one decision (pure: the tests and the stream use it)."""
     primary = R.canonical(reasons[0]) if reasons else ""
+    voice = R.voice_key(outcome, reasons)
     if outcome == ALLOWED:
-        name, voice = "allowed", R.WELCOME
+        name = "allowed"
         flag = next((R.canonical(c) for c in reasons if c in (R.MASK_INCORRECT, R.NO_MASK)), "")
         instruction = _reason_text(flag) if flag else INSTRUCTIONS["allowed"]  # let in, flagged: a reminder
         icon = ICONS[name]
     else:
         name = "denied" if outcome == DENIED else ("measure" if primary == R.NO_READING else "remeasure")
-        voice = primary or "closed"
         instruction = _reason_text(primary) if primary else INSTRUCTIONS["closed"]  # a guard's call: see them
         icon = REASON_ICONS.get(primary, ICONS[name])
     view = {"state": name, "reason": primary, "icon": icon, "voice": voice, "title": _pair(TITLES[name]),

@@ -255,6 +255,11 @@ class VisitorConfig(Section):
     voice: bool = Field(True, description="The visitor screen speaks its prompts (recorded audio, no network).")
     voice_language: Literal["id", "en", "both"] = Field(
         "id", description="Spoken language: Bahasa Indonesia, English, or Indonesian then English.")
+    speaker: bool = Field(False, description="The agent also plays each decision's prompt on the gate's own "
+                                             "speaker (drivers/speaker.py), in voice_language.")
+    speaker_command: str = Field("paplay", description="The player the speaker uses; the prompt's Ogg file is "
+                                                       "added as its last argument (paplay, 'ffplay -nodisp "
+                                                       "-autoexit -loglevel error', gst-play-1.0 -q).")
 
 
 class MqttConfig(Section):
