@@ -52,7 +52,7 @@ class AlertWatch:
 
     def decided(self, t: float, outcome: str, reasons: list[str], entry_uid: str,
                 body_c: Optional[float] = None) -> list[Alert]:
-        out = []
+        out: list[Alert] = []
         if outcome != DENIED:
             return out
         if self.config.fever and FEVER in {canonical(code) for code in reasons}:
@@ -86,7 +86,7 @@ class AlertWatch:
         return self.tick(t)
 
     def tick(self, t: float) -> list[Alert]:
-        out = []
+        out: list[Alert] = []
         limit = self.config.device_down_s
         if not limit:
             return out

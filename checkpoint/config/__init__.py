@@ -80,11 +80,11 @@ from checkpoint.config.settings import Settings
 
 # Every name checkpoint.config defined as one module, the private ones included (tests import _models_of).
 __all__ = [
-    "DEFAULT_PROTOCOL", "ENV_PREFIX", "PROTOCOL_HELP", "_TAGS", "AlertsConfig", "CalibrationConfig", "CameraConfig", "CapacityRule",
-    "ConfigError", "DatabaseConfig", "DoorConfig", "FaceRule", "FaultRule", "FeverRule", "GateConfig", "GpioRelay",
-    "HttpRelay", "LcusRelay", "MaskConfig", "MaskRule", "ModbusRelay", "Mode", "MqttConfig", "PlausibleRule",
-    "PrivacyConfig", "RelayConfig", "RulesConfig", "ScannerConfig", "Section", "Settings", "VisitConfig",
-    "VisitorConfig", "WebConfig", "WebhooksConfig", "_default_scanner", "_env_overrides", "_env_value", "_line_of",
-    "_merge", "_models_of", "_problems", "_scanner_union", "_toml_key", "effective_toml", "env_keys",
+    "DEFAULT_PROTOCOL", "ENV_PREFIX", "PROTOCOL_HELP", "_TAGS", "AlertsConfig", "CalibrationConfig", "CameraConfig",
+    "CapacityRule", "ConfigError", "DatabaseConfig", "DoorConfig", "FaceRule", "FaultRule", "FeverRule", "GateConfig",
+    "GpioRelay", "HttpRelay", "LcusRelay", "MaskConfig", "MaskRule", "ModbusRelay", "Mode", "MqttConfig",
+    "PlausibleRule", "PrivacyConfig", "RelayConfig", "RulesConfig", "ScannerConfig", "Section", "Settings",
+    "VisitConfig", "VisitorConfig", "WebConfig", "WebhooksConfig", "_default_scanner", "_env_overrides", "_env_value",
+    "_line_of", "_merge", "_models_of", "_problems", "_scanner_union", "_toml_key", "effective_toml", "env_keys",
     "load_settings", "scanner_variants",
 ]

@@ -27,8 +27,8 @@ from typing import Callable, Optional
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from checkpoint.events_out.outbox import Outbox
 from checkpoint.alerts import AlertWatch
+from checkpoint.events_out.outbox import Outbox
 from checkpoint.events_out.payloads import alert_event, door_event, health_event, utc
 from checkpoint.events_out.sink import Sink
 from checkpoint.events_out.state import GateState

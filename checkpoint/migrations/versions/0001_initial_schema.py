@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 16:13:57.288861
 """
 import sqlalchemy as sa
@@ -57,7 +57,9 @@ def upgrade() -> None:
     sa.UniqueConstraint('uid', name='uq_entry_uid')
     )
     with op.batch_alter_table('entry', schema=None) as batch_op:
-        batch_op.create_index('ix_entry_counts', ['local_date', 'outcome', 'primary_reason', 'local_hour', 'flagged', 'gate_id'], unique=False)
+        batch_op.create_index('ix_entry_counts',
+                              ['local_date', 'outcome', 'primary_reason', 'local_hour', 'flagged', 'gate_id'],
+                              unique=False)
         batch_op.create_index('ix_entry_decided_at', ['decided_at'], unique=False)
         batch_op.create_index('ix_entry_forward', ['forwarded_at', 'id'], unique=False)
         batch_op.create_index('ix_entry_gate_date', ['gate_id', 'local_date'], unique=False)
