@@ -239,6 +239,7 @@ class AgentRuntime:
         speaker = Speaker(visitor.speaker_command, lambda key: [prompt_path(key, lang) for lang in languages],
                           self.health.reporter("speaker"), self.clock.now).start()
         self.speaker = speaker
+        assert self.agent is not None  # start() made it
         self.agent.on_decision(lambda entry, _decision: speaker.say(
             voice_key(entry.outcome, split_codes(entry.reasons or ""))))
 

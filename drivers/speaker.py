@@ -59,9 +59,9 @@ class Speaker:
             with self._cond:
                 while self._next is None and not self._stop:
                     self._cond.wait()
-                if self._stop:
-                    return
                 key, self._next = self._next, None
+                if self._stop or key is None:
+                    return
             for path in self.files(key):
                 self._play(path)
 
