@@ -22,6 +22,11 @@ class CalibrationConfig(Section):
     reference_region: Optional[tuple[int, int, int, int]] = Field(
         None, description="Array frames: x, y, w, h of the blackbody in sensor pixels."
     )
+    reference_tolerance_c: float = Field(
+        2.0, gt=0, le=10,
+        description="Blackbody method: a blackbody measured further than this from reference_c (moved, covered, "
+                    "cooling down) is 'reference lost': no reading is taken with it, and after three such frames "
+                    "the scanner is down and the gate closed, instead of screening with a wrong correction.")
 
     @model_validator(mode="after")
     def _blackbody_needs_reference(self) -> "CalibrationConfig":

@@ -9,6 +9,9 @@
 * Calibration: ``none``; ``offset`` adds ``offset_c``; ``blackbody`` also adds
   ``reference_c - measured``, where *measured* is the mean of the reference
   region of an array frame or a second sensor value (``Sample.reference_c``).
+  A blackbody measured beyond ``reference_tolerance_c`` from ``reference_c``
+  is lost (``reference_lost``): the frame gives no reading, and the reader
+  reports the scanner down, which closes the gate.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from checkpoint.messages import Calibration, ThermalReading
 from drivers.thermal.base import Fault, Sample, ScannerProtocol
 
 Region = tuple[float, float, float, float]
+REFERENCE_LOST = "reference_lost"  # the fault kind (and health counter) of a blackbody out of tolerance
 
 
 def _slice(shape: tuple[int, int], region: Region) -> tuple[slice, slice]:
@@ -106,6 +110,11 @@ class Calibrator:
             if not self._in_range(raw):
                 return Fault("out_of_range", f"object {raw:.2f} °C outside {self.options.min_c}..{self.options.max_c}")
         reference = self._reference(sample)
+        cal = self.config.calibration
+        if reference is not None and cal.method == "blackbody" and cal.reference_c is not None \
+                and abs(reference - cal.reference_c) > cal.reference_tolerance_c:
+            return Fault(REFERENCE_LOST, f"blackbody measured {reference:.2f} °C, expected {cal.reference_c:.2f} "
+                                         f"± {cal.reference_tolerance_c:g}: moved, covered or not at temperature")
         if reference is not None:
             self.measured_reference_c = reference
         if self.options.report_min_c is not None and raw < self.options.report_min_c:

@@ -3,7 +3,8 @@
 It never raises into the agent and never blocks it. Health goes to a
 ``ComponentReporter``: ``ok`` while good readings flow, ``degraded`` on bad
 data (three faults in a row) or silence beyond ``timeout_s``, ``down`` while
-the port cannot be opened or was lost. Every fault is counted
+the port cannot be opened or was lost, or while the blackbody is lost (three
+frames in a row out of tolerance: ``CLOSING_FAULTS``). Every fault is counted
 (``reporter.count(kind)``) and logged once per episode. A missing local device
 is watched every 0.1 s so a replugged device is read again at once; failed
 opens back off up to ``reconnect_max_s``.
@@ -23,7 +24,7 @@ from checkpoint.config import ScannerConfig
 from checkpoint.health import ComponentReporter
 from checkpoint.messages import ThermalReading
 from drivers.thermal.base import Fault, Framer, ScannerProtocol
-from drivers.thermal.calibrate import Calibrator, Region
+from drivers.thermal.calibrate import REFERENCE_LOST, Calibrator, Region
 from drivers.thermal.decoding import Decoded, decode_chunk, decode_silence
 from drivers.thermal.link import close_port, device_missing, open_port
 from drivers.thermal.protocols.modbus_rtu import gap_s
@@ -31,6 +32,7 @@ from drivers.thermal.protocols.modbus_rtu import gap_s
 log = logging.getLogger("drivers.thermal")
 Tap = Callable[[str, float, object], None]  # (direction "<" ">" "!", t, bytes or event text)
 FAULTS_TO_DEGRADE = 3
+CLOSING_FAULTS = frozenset({REFERENCE_LOST})  # faults that make the scanner down, not degraded
 LOST = (serial.SerialException, OSError)
 
 
@@ -234,7 +236,10 @@ class ScannerReader:
             log.warning("%s on %s: %s (further %s are counted, not logged)",
                         fault.kind, self.url, fault.detail, fault.kind)
         if self._faults_in_row >= FAULTS_TO_DEGRADE:
-            self.reporter.degraded(t, f"{fault.kind}: {fault.detail}")
+            if fault.kind in CLOSING_FAULTS:  # the readings cannot be trusted at all: the gate closes
+                self.reporter.down(t, f"{fault.kind}: {fault.detail}")
+            else:
+                self.reporter.degraded(t, f"{fault.kind}: {fault.detail}")
 
     def _check_silence(self) -> None:
         t = self.clock.now()

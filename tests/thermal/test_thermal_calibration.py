@@ -87,3 +87,37 @@ def test_physical_range_and_presence_threshold():
     present = calibrator(options={"report_min_c": 30.0})
     assert present.reading(Sample(object_c=26.0), 0) is None
     assert present.reading(Sample(object_c=36.0), 0).object_c == 36.0
+
+
+def test_a_blackbody_out_of_tolerance_is_lost_not_a_correction():
+    cal = calibrator(method="blackbody", offset_c=0.5, reference_c=35.0, reference_tolerance_c=1.5)
+    assert cal.reading(Sample(object_c=36.0, reference_c=34.6), 1.0).body_c == pytest.approx(36.9)
+    moved = cal.reading(Sample(object_c=36.0, reference_c=26.1), 2.0)  # it now sees the wall
+    assert isinstance(moved, Fault) and moved.kind == "reference_lost" and "26.10" in moved.detail
+    assert cal.measured_reference_c == pytest.approx(34.6)  # the lost value never becomes the correction
+    frame = np.full((24, 32), 27.0, dtype=np.float32)
+    frame[12, 16] = 35.9
+    array = calibrator("mlx90640-text", method="blackbody", reference_c=35.0, reference_region=(0, 0, 2, 2))
+    lost = array.reading(Sample(frame=frame), 3.0)  # the blackbody's pixels read the room: covered, or moved
+    assert isinstance(lost, Fault) and lost.kind == "reference_lost"
+
+
+def test_a_lost_blackbody_closes_the_gate_and_its_return_reopens_it(virtual, reader_for, collector):
+    """Over a real pty: three frames with the blackbody out of tolerance put the scanner down (the gate
+    closes); good frames bring it back."""
+    device = virtual("ascii")
+    pattern = r"obj=(?P<object>[-\d.]+) ref=(?P<reference>[-\d.]+)"
+    reader_for(device.path, "ascii", {"pattern": pattern},
+               calibration=CalibrationConfig(method="blackbody", reference_c=35.0))
+    assert device.pty.wait_open(timeout=5)  # the reader has the port: nothing sent is lost
+    device.send_raw(b"obj=36.10 ref=34.80\r\n")
+    assert collector.wait_for(lambda: collector.readings_where(lambda r: r.object_c == pytest.approx(36.1)))
+    assert collector.readings_where(lambda r: True)[-1].body_c == pytest.approx(36.3)
+    for _ in range(3):
+        device.send_raw(b"obj=36.10 ref=25.40\r\n")
+    assert collector.wait_for(lambda: collector.health and collector.health[-1][0] == "down")
+    assert "reference_lost" in collector.health[-1][1]
+    assert len(collector.readings_where(lambda r: True)) == 1  # no reading was taken with the lost blackbody
+    device.send_raw(b"obj=36.20 ref=35.10\r\n")
+    assert collector.wait_for(lambda: collector.health[-1][0] == "ok")
+    assert collector.readings_where(lambda r: True)[-1].body_c == pytest.approx(36.1)
