@@ -37,6 +37,7 @@ from checkpoint.counts_cache import (  # noqa: F401
     TOP_IDS,
     CountsCache,
     Overridden,
+    _add_archived_row,
     cache_for,
     overridden_in_range,
 )
@@ -133,21 +134,11 @@ def daily_range(session: Session, first: str, last: str, gate_id: Optional[str] 
 
 def _add_archived(session: Session, days: dict[str, DailyCounts], first: str, last: str,
                   gate_id: Optional[str]) -> None:
-    import json
-
     rows = session.exec(_gate_filter(select(DailyCount).where(col(DailyCount.day) >= first,
                                                               col(DailyCount.day) <= last),
                                      DailyCount.gate_id, gate_id)).scalars()
     for row in rows:
-        counts = days[row.day]
-        for name in ("allowed", "denied", "remeasure", "flagged", "overridden", "exits"):
-            setattr(counts, name, getattr(counts, name) + getattr(row, name))
-        for code, n in json.loads(row.denied_by_reason or "{}").items():
-            counts.denied_by_reason[code] = counts.denied_by_reason.get(code, 0) + n
-        hourly = json.loads(row.hourly or "[]")
-        if len(hourly) == 24:
-            counts.hourly = [a + b for a, b in zip(counts.hourly, hourly)]
-        counts.visitors = counts.allowed + counts.denied
+        _add_archived_row(days[row.day], row)
 
 
 def gates_in_range(session: Session, first: str, last: str) -> list[str]:
