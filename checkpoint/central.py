@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
-from checkpoint.db import check_schema, make_engine, migrate, owns_schema
+from checkpoint.db import check_schema, dialect_insert, make_engine, migrate, owns_schema
 
 if TYPE_CHECKING:
     from checkpoint.health import ComponentReporter
@@ -68,15 +68,7 @@ def _cut(dbapi_connection) -> None:
 
 
 def _insert(dialect: str):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert
-    if dialect == "sqlite":
-        from sqlalchemy.dialects import sqlite
-
-        return sqlite.insert
-    raise ValueError(f"store-and-forward needs PostgreSQL or SQLite centrally, not {dialect}")
+    return dialect_insert(dialect, "store-and-forward to a central database")
 
 
 class CentralLink:

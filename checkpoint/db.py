@@ -63,6 +63,20 @@ def _sqlite_pragmas(busy_timeout_s: float):
     return on_connect
 
 
+def dialect_insert(dialect: str, purpose: str):
+    """The dialect's ``insert`` construct, with ON CONFLICT (PostgreSQL and SQLite; ``purpose`` words the
+    refusal of any other)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert
+    raise ValueError(f"{purpose} needs PostgreSQL or SQLite, not {dialect}")
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 

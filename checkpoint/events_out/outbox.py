@@ -38,6 +38,7 @@ from typing import Callable, NamedTuple, Optional
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from checkpoint.db import dialect_insert
 from checkpoint.events_out.payloads import LOGGED, ROW_EVENTS, Event, utc
 from checkpoint.models import Entry, EventCursor, Exit, Override, table_of
 
@@ -57,15 +58,7 @@ class Mark(NamedTuple):
 
 
 def _upsert(dialect: str):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert
-    if dialect == "sqlite":
-        from sqlalchemy.dialects import sqlite
-
-        return sqlite.insert
-    raise ValueError(f"events out need a SQLite or PostgreSQL log, not {dialect}")
+    return dialect_insert(dialect, "events out from the log")
 
 
 class Outbox:
