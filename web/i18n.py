@@ -11,7 +11,7 @@ person's (the card always carries both languages).
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Optional
 
 from flask import g, request, session
@@ -191,6 +191,7 @@ TEXT: dict[str, tuple[str, str]] = {
                             "Visitors = allowed + denied by final decision (a guard's override when there is one). "
                             "Re-measure requests are counted apart: the visitor counts once, at the decision that "
                             "follows. Charts and tables show the same figures."),
+    "date.format": ("hh/bb/tttt", "yyyy-mm-dd"),
     "admin.users": ("Pengguna", "Users"),
     "admin.add": ("Tambah pengguna", "Add user"),
     "admin.role": ("Peran", "Role"),
@@ -360,6 +361,16 @@ def component_label(name: str) -> str:
     return translate(key) if key in TEXT else name
 
 
+def date_box(value: str, language: Optional[str] = None) -> str:
+    """A date box's value as the page's language writes dates (Indonesian 03/12/2026, English 2026-12-03);
+    text that is no date (what was typed into a refused box) as it is."""
+    try:
+        day = date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return value
+    return day.strftime("%d/%m/%Y") if (language or current_language()) == "id" else day.isoformat()
+
+
 def init_app(app) -> None:
     app.jinja_env.globals.update(
         _=translate, reason_label=reason_label, outcome_label=outcome_label, mask_label=mask_label,
@@ -367,3 +378,4 @@ def init_app(app) -> None:
         component_label=component_label, component_message=component_message, entry_message=entry_message,
     )
     app.jinja_env.filters["duration"] = duration
+    app.jinja_env.filters["date_box"] = date_box

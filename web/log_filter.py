@@ -26,12 +26,18 @@ class FilterError(ValueError):
 EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)  # keeps the UTC window arithmetic in range
 
 
+DAY_MONTH_YEAR = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")  # how Indonesia writes a date: 03/12/2026
+
+
 def parse_day(text: str, name: str) -> date:
-    """A local date from a form or query, within the years the log can hold."""
+    """A local date from a form or query, within the years the log can hold: YYYY-MM-DD, or DD/MM/YYYY
+    as the Indonesian pages show their date boxes."""
+    text = text.strip()
     try:
-        day = date.fromisoformat(text)
+        written = DAY_MONTH_YEAR.fullmatch(text)
+        day = date(int(written[3]), int(written[2]), int(written[1])) if written else date.fromisoformat(text)
     except ValueError as exc:
-        raise FilterError(f"{name}: expected a date YYYY-MM-DD") from exc
+        raise FilterError(f"{name}: expected a date YYYY-MM-DD or DD/MM/YYYY") from exc
     if not EARLIEST <= day <= LATEST:
         raise FilterError(f"{name}: between {EARLIEST} and {LATEST}")
     return day
