@@ -56,20 +56,20 @@ def test_each_decision_plays_its_prompt_without_waiting_for_the_player(tmp_path)
     played = tmp_path / "played.txt"
     player = tmp_path / "player.py"
     player.write_text(PLAYER, encoding="utf-8")
-    runtime = gate(tmp_path, f"{sys.executable} {player} {played} 1.0", language="both")
+    runtime = gate(tmp_path, f"{sys.executable} {player} {played} 3.0", language="both")  # 3 s per prompt
     try:
-        started = time.monotonic()
         visitor(runtime, MASKED)
-        assert wait_until(lambda: runtime.recorder.flush(0.1) and runtime.agent.changes >= 1, 5)
-        decided_in = time.monotonic() - started
+        assert wait_until(lambda: runtime.agent.changes >= 1, 5)
         time.sleep(0.7)
         visitor(runtime, BARE)
-        assert wait_until(lambda: played.is_file() and len(played.read_text().split()) >= 4, 15)
+        # the next visitor is decided while the first prompt still plays: decisions do not wait for the player
+        assert wait_until(lambda: runtime.agent.changes >= 2, 5)
+        assert not played.is_file(), "the decisions waited for the player"
+        assert wait_until(lambda: played.is_file() and len(played.read_text().split()) >= 4, 25)
         files = [Path(p) for p in played.read_text().split()]
         assert [(f.parent.name, f.name) for f in files] == [("id", "welcome.ogg"), ("en", "welcome.ogg"),
                                                            ("id", "no_mask.ogg"), ("en", "no_mask.ogg")]
         assert all(f.is_file() and f.stat().st_size > 1000 for f in files)  # the shipped recordings
-        assert decided_in < 1.5  # the first decision did not wait for its one-second prompt
         assert runtime.health.get("speaker").state == OK
     finally:
         runtime.stop()
