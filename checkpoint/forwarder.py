@@ -48,7 +48,7 @@ import weakref
 from datetime import datetime, timezone
 from typing import Callable, Optional
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
@@ -74,6 +74,7 @@ log = logging.getLogger(__name__)
 
 FORWARDED: tuple[Table, ...] = (table_of(Entry), table_of(Exit))  # overrides are written centrally by the web app
 NOT_COPIED = ("id", "forwarded_at")
+CLOCK_SKEW_S = 5.0  # a gate clock further off the central server's than this is shown on the health panel
 
 
 class Forwarder(CentralLink):
@@ -115,6 +116,7 @@ class Forwarder(CentralLink):
         self.passes = 0
         self.failed_attempts = 0
         self.reachable = False  # the last write to the central database succeeded (none failed since)
+        self.clock_skew_s: Optional[float] = None  # this gate's clock minus the server's, at the last heartbeat
         self._engine_lock = threading.Lock()
 
     # -- the agent's side -------------------------------------------------------
@@ -228,7 +230,7 @@ class Forwarder(CentralLink):
             if failing:
                 log.info("central database reachable again; outbox delivery resumed")
                 failing = False
-            self._reporter.ok(self._clock())
+            self._report_reachable()
             self._settled = True
             with self._idle:
                 self._idle.notify_all()
@@ -273,6 +275,7 @@ class Forwarder(CentralLink):
         if status is not None:
             with self._central_call("the heartbeat"), central.begin() as connection:
                 self._upsert_status(connection, status)
+                self.clock_skew_s = self._clock_skew(connection)
             self.reachable = True
             with self._lock:
                 if self._status is status:
@@ -307,6 +310,24 @@ class Forwarder(CentralLink):
         self.forwarded += len(ids)
         self._reporter.count("forwarded", len(ids))
         return len(ids)
+
+    def _clock_skew(self, connection: Connection) -> Optional[float]:
+        """This gate's clock minus the central PostgreSQL server's, in seconds (None for a SQLite centre)."""
+        if connection.dialect.name != "postgresql":
+            return None
+        before = self._clock()
+        server = connection.execute(text("SELECT extract(epoch FROM clock_timestamp())")).scalar_one()
+        return round((before + self._clock()) / 2 - float(server), 3)
+
+    def _report_reachable(self) -> None:
+        """A pass went through: ok, or degraded while this gate's clock is off the server's (its entries,
+        heartbeats and day boundaries carry the gate's time)."""
+        skew = self.clock_skew_s
+        if skew is not None and abs(skew) > CLOCK_SKEW_S:
+            self._reporter.degraded(self._clock(), f"this gate's clock is {skew:+.0f} s off the central "
+                                                   f"database's: turn on NTP (timedatectl set-ntp true)")
+        else:
+            self._reporter.ok(self._clock())
 
     @staticmethod
     def _upsert_status(connection: Connection, values: dict) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 
 import pytest
 from gate_helpers import make_entry, make_exit, via_port
@@ -15,7 +16,7 @@ from sqlmodel import Session
 from checkpoint.config import Settings
 from checkpoint.db import make_engine, open_database
 from checkpoint.forwarder import Forwarder
-from checkpoint.health import DOWN, OK, HealthRegistry
+from checkpoint.health import DEGRADED, DOWN, OK, HealthRegistry
 from checkpoint.models import Entry, Exit, GateStatus
 from checkpoint.recorder import gate_status
 from checkpoint.runtime import AgentRuntime
@@ -122,6 +123,28 @@ def test_heartbeat_is_upserted_centrally(tmp_path, pg_url):
         forwarder.stop()
         central.dispose()
         local.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_gate_clock_off_the_servers_shows_on_its_health(tmp_path, pg_url):
+    open_database(pg_url, migrate_schema=True).dispose()  # the owner's step (checkpoint init-db)
+    local = open_database(f"sqlite:///{tmp_path / 'gate.db'}")
+    for offset, state in ((0.0, OK), (42.0, DEGRADED), (0.0, OK)):
+        registry = HealthRegistry()
+        forwarder = Forwarder(local, pg_url, registry.reporter("central"), poll_s=0.05,
+                              clock=lambda offset=offset: time.time() + offset).start()
+        try:
+            forwarder.publish_status(gate_status("g1", "Pintu", "Asia/Jakarta", registry.snapshot(), 0, 0, None,
+                                                 time.time() + offset))
+            assert forwarder.flush(10)
+            assert registry.get("central").state == state, registry.get("central").message
+            assert forwarder.clock_skew_s == pytest.approx(offset, abs=1.0)
+            if state == DEGRADED:
+                assert "clock is +42 s off the central database's" in registry.get("central").message
+        finally:
+            forwarder.stop()
+    local.dispose()
 
 
 def test_refuses_to_forward_into_its_own_log(tmp_path):
