@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "user",
     "config_cmd",
     "purge",
+    "calibrate",
 )
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -20,6 +20,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from checkpoint.agent import Agent, Event, Occupancy
+from checkpoint.calibration import calibration_health
+from checkpoint.calibration import latest as latest_calibration
 from checkpoint.clock import Clock, LiveClock
 from checkpoint.config import Settings
 from checkpoint.counts import occupancy
@@ -167,6 +169,11 @@ class AgentRuntime:
         self.scanner = open_scanner(self.settings.scanner, self.clock,
                                     self.health.reporter("scanner", simulated=SCANNER in self.simulated), self.put)
         self.scanner.start()
+        calibration = self.settings.scanner.calibration  # the health panel's "calibrated 12 days ago"
+        state, message = calibration_health(latest_calibration(self.settings.data_path), calibration.offset_c,
+                                            calibration.method, datetime.now(timezone.utc))
+        reporter = self.health.reporter("calibration")
+        (reporter.ok if state == "ok" else reporter.degraded)(self.clock.now(), message)
 
     def _start_camera(self) -> None:
         camera = self.settings.camera

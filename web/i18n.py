@@ -101,6 +101,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "banner.simulated": ("tiruan perangkat lunak, bukan pemeriksaan sungguhan",
                          "software stand-ins, not a real screening"),
     "component.scanner": ("Sensor suhu", "Scanner"),
+    "component.calibration": ("Kalibrasi", "Calibration"),
     "component.camera": ("Kamera", "Camera"),
     "component.database": ("Basis data", "Database"),
     "component.journal": ("Jurnal", "Journal"),
