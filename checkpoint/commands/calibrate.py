@@ -38,6 +38,7 @@ def run(args) -> int:
     from checkpoint.calibration import CalibrationError, measure_offset, record
     from checkpoint.cli import settings_from_args
     from checkpoint.clock import LiveClock
+    from checkpoint.commands.scanner import read_for
     from checkpoint.health import HealthRegistry
     from drivers.thermal import open_scanner
 
@@ -58,13 +59,7 @@ def run(args) -> int:
     reader = open_scanner(raw, LiveClock(), HealthRegistry().reporter("scanner"), on_reading)
     print(f"reading {scanner.url} ({scanner.protocol}) for {args.seconds:g} s: hold the reference still",
           flush=True)
-    reader.start()
-    try:
-        threading.Event().wait(args.seconds)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        reader.stop()
+    read_for(reader, args.seconds)
     with lock:
         taken = list(values)
     try:

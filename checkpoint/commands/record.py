@@ -27,11 +27,9 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    import threading
-
     from checkpoint.cli import settings_from_args
     from checkpoint.clock import LiveClock
-    from checkpoint.commands.scanner import parse_options
+    from checkpoint.commands.scanner import parse_options, read_for
     from checkpoint.health import HealthRegistry
     from drivers.thermal.base import OptionsError
     from drivers.thermal.reader import ScannerReader
@@ -64,13 +62,9 @@ def run(args) -> int:
               flush=True)
 
     reader = ScannerReader(config, clock, HealthRegistry().reporter("scanner"), show, protocol, tap=writer.tap)
-    reader.start()
     try:
-        threading.Event().wait(args.seconds)
-    except KeyboardInterrupt:
-        pass
+        read_for(reader, args.seconds)
     finally:
-        reader.stop()
         writer.close()
     print(f"recorded {writer.events} events, {len(readings)} readings into {args.out}", file=sys.stderr)
     return 0

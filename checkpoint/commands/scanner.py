@@ -39,6 +39,19 @@ def configure(parser) -> None:
                              "(what is played before it opens is lost)")
 
 
+def read_for(reader, seconds: float) -> None:
+    """Run a scanner reader for ``seconds`` (Ctrl-C ends it early), then stop it: record and calibrate."""
+    import threading
+
+    reader.start()
+    try:
+        threading.Event().wait(seconds)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        reader.stop()
+
+
 def parse_options(pairs: list[str]) -> dict:
     import json
 
